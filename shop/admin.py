@@ -1,0 +1,182 @@
+from django.contrib import admin
+from django.db.models import F
+
+from . import services
+from .models import (
+    Attribute,
+    AttributeValue,
+    Banner,
+    Brand,
+    Category,
+    Product,
+    ProductImage,
+    ProductSpecification,
+    ProductVariant,
+)
+from .queries import forget_category_tree
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent", "slug", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("is_active", "parent")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("parent",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_category_tree()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_category_tree()
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "is_featured")
+    list_editable = ("is_featured",)
+    list_filter = ("is_featured",)
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class AttributeValueInline(admin.TabularInline):
+    model = AttributeValue
+    extra = 1
+    prepopulated_fields = {"slug": ("value",)}
+
+
+@admin.register(Attribute)
+class AttributeAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "sort_order")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name",)
+    inlines = [AttributeValueInline]
+
+
+@admin.register(AttributeValue)
+class AttributeValueAdmin(admin.ModelAdmin):
+    list_display = ("value", "attribute", "slug", "sort_order")
+    list_filter = ("attribute",)
+    search_fields = ("value", "attribute__name")
+
+
+class VariantInline(admin.TabularInline):
+    model = ProductVariant
+    extra = 0
+    fields = (
+        "sku",
+        "name",
+        "values",
+        "price",
+        "compare_at_price",
+        "stock_on_hand",
+        "stock_allocated",
+        "low_stock_threshold",
+        "is_active",
+        "sort_order",
+    )
+    readonly_fields = ("stock_allocated",)
+    autocomplete_fields = ("values",)
+
+
+class ImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 0
+    fields = ("image", "alt", "variant", "is_primary", "sort_order")
+
+
+class SpecificationInline(admin.TabularInline):
+    model = ProductSpecification
+    extra = 0
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("out", "Out of stock"), ("low", "Low stock")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "out":
+            return queryset.filter(stock_on_hand__lte=F("stock_allocated"))
+        if self.value() == "low":
+            return queryset.filter(
+                stock_on_hand__gt=F("stock_allocated"),
+                stock_on_hand__lte=F("stock_allocated") + F("low_stock_threshold"),
+            )
+        return queryset
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "brand",
+        "category",
+        "price",
+        "is_active",
+        "is_featured",
+        "is_new",
+        "is_hot",
+        "created",
+    )
+    list_editable = ("is_active", "is_featured", "is_new", "is_hot")
+    list_filter = ("is_active", "is_featured", "is_new", "is_hot", "brand", "category")
+    list_select_related = ("brand", "category")
+    search_fields = ("name", "slug", "variants__sku", "brand__name")
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("brand", "category")
+    readonly_fields = ("price", "compare_at_price", "units_sold", "created", "updated")
+    inlines = [VariantInline, ImageInline, SpecificationInline]
+    date_hierarchy = "created"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.refresh_product_summaries(product_ids=[form.instance.pk])
+
+
+@admin.register(ProductVariant)
+class ProductVariantAdmin(admin.ModelAdmin):
+    list_display = (
+        "sku",
+        "product",
+        "name",
+        "price",
+        "stock_on_hand",
+        "stock_allocated",
+        "available",
+        "is_active",
+    )
+    list_editable = ("price", "stock_on_hand", "is_active")
+    list_filter = (LowStockFilter, "is_active", "product__brand", "product__category")
+    list_select_related = ("product",)
+    search_fields = ("sku", "name", "product__name")
+    autocomplete_fields = ("product", "values")
+    readonly_fields = ("stock_allocated",)
+
+    @admin.display(description="available")
+    def available(self, obj):
+        return obj.stock_available
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.refresh_product_summaries(product_ids=[obj.product_id])
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.refresh_product_summaries(product_ids=[form.instance.product_id])
+
+
+@admin.register(Banner)
+class BannerAdmin(admin.ModelAdmin):
+    list_display = ("title", "placement", "is_active", "starts_at", "ends_at", "sort_order")
+    list_editable = ("is_active", "sort_order")
+    list_filter = ("placement", "is_active")
+    search_fields = ("title", "subtitle")
+
+

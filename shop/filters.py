@@ -1,0 +1,112 @@
+"""The product-list filters: one GET form for search, filters and sort.
+
+Invalid values are dropped by the form (django-filter filters only on the
+fields that validate), so a tampered or stale URL still gives a normal page.
+"""
+
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef
+
+from .models import ProductVariant
+from .queries import search_products
+
+SORTS = {
+    "featured": ("Featured", ["-is_featured", "-units_sold", "-created", "-id"]),
+    "newest": ("Newest", ["-created", "-id"]),
+    "price-asc": ("Price: low to high", ["price", "id"]),
+    "price-desc": ("Price: high to low", ["-price", "-id"]),
+    "popular": ("Most popular", ["-units_sold", "-id"]),
+}
+SORT_CHOICES = [(key, label) for key, (label, _) in SORTS.items()]
+MAX_PRICE = Decimal("10000000")
+
+
+class SlugListField(forms.Field):
+    """A list of short slugs from repeated GET parameters; junk is dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        cleaned = []
+        for item in value:
+            for part in str(item).split(","):
+                part = part.strip().lower()[:80]
+                if part and all(c.isalnum() or c in "-_:" for c in part):
+                    cleaned.append(part)
+        return cleaned[:30]
+
+
+class SlugListFilter(django_filters.Filter):
+    field_class = SlugListField
+
+
+class ProductFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_search", label="Search", max_length=100)
+    brand = SlugListFilter(method="filter_brand", label="Brand")
+    v = SlugListFilter(method="filter_values", label="Options")
+    min_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="gte", label="Min price", min_value=0, max_value=MAX_PRICE
+    )
+    max_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="lte", label="Max price", min_value=0, max_value=MAX_PRICE
+    )
+    in_stock = django_filters.BooleanFilter(
+        method="filter_in_stock", label="In stock only", widget=forms.CheckboxInput
+    )
+    sort = django_filters.ChoiceFilter(
+        method="filter_sort", choices=SORT_CHOICES, label="Sort by", empty_label=None
+    )
+
+    def filter_search(self, queryset, name, value):
+        return search_products(queryset, value)
+
+    def filter_brand(self, queryset, name, value):
+        return queryset.filter(brand__slug__in=value) if value else queryset
+
+    def filter_values(self, queryset, name, value):
+        """Within an attribute any value matches; across attributes all must."""
+        groups: dict[str, list[str]] = {}
+        for token in value:
+            attribute, _, slug = token.partition(":")
+            if attribute and slug:
+                groups.setdefault(attribute, []).append(slug)
+        for attribute, slugs in groups.items():
+            queryset = queryset.filter(
+                Exists(
+                    ProductVariant.objects.filter(
+                        product=OuterRef("pk"),
+                        is_active=True,
+                        values__attribute__slug=attribute,
+                        values__slug__in=slugs,
+                    )
+                )
+            )
+        return queryset
+
+    def filter_in_stock(self, queryset, name, value):
+        return queryset.filter(in_stock=True) if value else queryset
+
+    def filter_sort(self, queryset, name, value):
+        return queryset  # applied last, in sorted_qs, so search rank can lead
+
+    @property
+    def cleaned(self) -> dict:
+        """The values that validated; invalid ones are left out."""
+        self.form.is_valid()
+        return getattr(self.form, "cleaned_data", {})
+
+    def sorted_qs(self):
+        queryset = self.qs
+        sort = self.cleaned.get("sort") or ""
+        if sort in SORTS:
+            return queryset.order_by(*SORTS[sort][1])
+        if self.cleaned.get("q"):
+            return queryset  # search ranks best matches first
+        return queryset.order_by(*SORTS["featured"][1])

@@ -1,0 +1,334 @@
+"""Catalogue models: categories, brands, products, variants and their media."""
+
+from django.db import models
+from django.db.models import Exists, F, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class TimeStampedModel(models.Model):
+    created = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=140, unique=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        related_name="children",
+        on_delete=models.PROTECT,
+    )
+    description = models.TextField(_("description"), blank=True)
+    image = models.ImageField(_("image"), upload_to="categories/", blank=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop:category-detail", kwargs={"slug": self.slug})
+
+
+class Brand(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=140, unique=True)
+    logo = models.ImageField(_("logo"), upload_to="brands/", blank=True)
+    description = models.TextField(_("description"), blank=True)
+    is_featured = models.BooleanField(_("featured"), default=False)
+
+    class Meta:
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop:brand-detail", kwargs={"slug": self.slug})
+
+
+class ProductQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+    def with_stock(self):
+        """Annotate ``in_stock``: some active variant has units available."""
+        available = ProductVariant.objects.filter(
+            product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
+        )
+        return self.annotate(in_stock=Exists(available))
+
+    def for_cards(self):
+        """Everything a product card shows, in a fixed number of queries."""
+        return (
+            self.active()
+            .with_stock()
+            .select_related("brand")
+            .prefetch_related(
+                models.Prefetch(
+                    "images",
+                    queryset=ProductImage.objects.filter(is_primary=True),
+                    to_attr="primary_images",
+                )
+            )
+        )
+
+
+class Product(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=220, unique=True)
+    brand = models.ForeignKey(
+        Brand, verbose_name=_("brand"), related_name="products", on_delete=models.PROTECT
+    )
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), related_name="products", on_delete=models.PROTECT
+    )
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True, db_index=True)
+    is_featured = models.BooleanField(_("featured"), default=False)
+    is_new = models.BooleanField(_("new"), default=False)
+    is_hot = models.BooleanField(_("hot"), default=False)
+    # Kept in step with the variants by services.refresh_product_summaries():
+    # the cheapest active variant's prices, for cards, price filters and sort.
+    price = models.DecimalField(_("price from"), default=0, editable=False, **MONEY)
+    compare_at_price = models.DecimalField(
+        _("compare-at price from"), null=True, blank=True, editable=False, **MONEY
+    )
+    units_sold = models.PositiveIntegerField(_("units sold"), default=0, editable=False)
+    search_text = models.TextField(_("search text"), blank=True, editable=False)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["-created", "-id"]
+        indexes = [
+            models.Index(fields=["is_active", "-created", "-id"], name="product_newest_idx"),
+            models.Index(fields=["is_active", "price"], name="product_price_idx"),
+            models.Index(fields=["is_active", "-units_sold"], name="product_popular_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop:product-detail", kwargs={"slug": self.slug})
+
+    @property
+    def primary_image(self):
+        images = getattr(self, "primary_images", None)
+        if images is not None:
+            return images[0] if images else None
+        return self.images.filter(is_primary=True).first()
+
+
+class Attribute(models.Model):
+    """A dimension variants differ in: colour, storage, RAM."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("attribute")
+        verbose_name_plural = _("attributes")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AttributeValue(models.Model):
+    attribute = models.ForeignKey(
+        Attribute, verbose_name=_("attribute"), related_name="values", on_delete=models.CASCADE
+    )
+    value = models.CharField(_("value"), max_length=60)
+    slug = models.SlugField(_("slug"), max_length=60)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("attribute value")
+        verbose_name_plural = _("attribute values")
+        ordering = ["attribute__sort_order", "sort_order", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["attribute", "slug"], name="attribute_value_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute.name}: {self.value}"
+
+
+class ProductVariant(TimeStampedModel):
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), related_name="variants", on_delete=models.CASCADE
+    )
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(
+        _("name"), max_length=200, blank=True, help_text=_("e.g. 256 GB · Black")
+    )
+    values = models.ManyToManyField(
+        AttributeValue, verbose_name=_("attributes"), related_name="variants", blank=True
+    )
+    price = models.DecimalField(_("price"), **MONEY)
+    compare_at_price = models.DecimalField(
+        _("compare-at price"),
+        null=True,
+        blank=True,
+        help_text=_("The old price, shown struck through when higher than the price."),
+        **MONEY,
+    )
+    stock_on_hand = models.IntegerField(_("stock on hand"), default=0)
+    stock_allocated = models.IntegerField(
+        _("stock allocated"),
+        default=0,
+        help_text=_("Units held by orders that are placed but not yet shipped."),
+    )
+    low_stock_threshold = models.PositiveIntegerField(_("low-stock threshold"), default=3)
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("product variant")
+        verbose_name_plural = _("product variants")
+        ordering = ["sort_order", "price", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stock_on_hand__gte=0), name="variant_stock_on_hand_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(stock_allocated__gte=0) & Q(stock_allocated__lte=F("stock_on_hand")),
+                name="variant_stock_allocated_within_on_hand",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="variant_price_gte_0"),
+        ]
+        indexes = [models.Index(fields=["product", "is_active"], name="variant_product_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} ({self.label})" if self.label else self.product.name
+
+    def get_absolute_url(self) -> str:
+        return f"{self.product.get_absolute_url()}?variant={self.pk}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.sku
+
+    @property
+    def stock_available(self) -> int:
+        return max(self.stock_on_hand - self.stock_allocated, 0)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.is_active and self.stock_available > 0
+
+    @property
+    def is_low_stock(self) -> bool:
+        return 0 < self.stock_available <= self.low_stock_threshold
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), related_name="images", on_delete=models.CASCADE
+    )
+    variant = models.ForeignKey(
+        ProductVariant,
+        verbose_name=_("variant"),
+        related_name="images",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text=_("Show this image when the shopper picks this variant."),
+    )
+    image = models.ImageField(_("image"), upload_to="products/")
+    alt = models.CharField(_("alt text"), max_length=200, blank=True)
+    is_primary = models.BooleanField(_("primary"), default=False)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("product image")
+        verbose_name_plural = _("product images")
+        ordering = ["-is_primary", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(is_primary=True), name="one_primary_image"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.alt or self.image.name
+
+
+class ProductSpecification(models.Model):
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), related_name="specifications", on_delete=models.CASCADE
+    )
+    name = models.CharField(_("name"), max_length=80)
+    value = models.CharField(_("value"), max_length=300)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("specification")
+        verbose_name_plural = _("specifications")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"
+
+
+class BannerQuerySet(models.QuerySet):
+    def live(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+            is_active=True,
+        )
+
+
+class Banner(models.Model):
+    class Placement(models.TextChoices):
+        HERO = "hero", _("Hero")
+        PROMO = "promo", _("Promo")
+
+    title = models.CharField(_("title"), max_length=120)
+    subtitle = models.CharField(_("subtitle"), max_length=240, blank=True)
+    placement = models.CharField(
+        _("placement"), max_length=10, choices=Placement.choices, default=Placement.HERO
+    )
+    image = models.ImageField(_("image"), upload_to="banners/", blank=True)
+    link_url = models.CharField(_("link"), max_length=300, blank=True)
+    link_text = models.CharField(_("link text"), max_length=60, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    objects = BannerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("banner")
+        verbose_name_plural = _("banners")
+        ordering = ["placement", "sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+

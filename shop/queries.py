@@ -1,0 +1,145 @@
+"""Composed reads of the catalogue: the category tree, search and facets."""
+
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+
+from .models import AttributeValue, Brand, Category, Product
+
+CATEGORY_TREE_KEY = "shop:category-tree:v1"
+CATEGORY_TREE_SECONDS = 300
+
+
+@dataclass
+class CategoryNode:
+    id: int
+    name: str
+    slug: str
+    parent_id: int | None
+    sort_order: int
+    image: str
+    children: list["CategoryNode"] = field(default_factory=list)
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("shop:category-detail", kwargs={"slug": self.slug})
+
+
+@dataclass
+class CategoryTree:
+    by_id: dict[int, CategoryNode]
+    roots: list[CategoryNode]
+
+    def by_slug(self, slug: str) -> CategoryNode | None:
+        return next((n for n in self.by_id.values() if n.slug == slug), None)
+
+    def ancestors(self, node: CategoryNode) -> list[CategoryNode]:
+        """Return the path from the root down to *node*, *node* included."""
+        path = []
+        seen = set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            path.append(node)
+            node = self.by_id.get(node.parent_id) if node.parent_id else None
+        return list(reversed(path))
+
+    def descendant_ids(self, node: CategoryNode) -> list[int]:
+        ids, stack = [], [node]
+        while stack:
+            current = stack.pop()
+            if current.id in ids:
+                continue
+            ids.append(current.id)
+            stack.extend(current.children)
+        return ids
+
+
+def category_tree() -> CategoryTree:
+    """Return the active categories as a tree, from the cache when warm.
+
+    One query when cold, none when warm, whatever the catalogue size.
+    """
+    rows = cache.get(CATEGORY_TREE_KEY)
+    if rows is None:
+        rows = list(
+            Category.objects.filter(is_active=True).values(
+                "id", "name", "slug", "parent_id", "sort_order", "image"
+            )
+        )
+        cache.set(CATEGORY_TREE_KEY, rows, CATEGORY_TREE_SECONDS)
+    nodes = {row["id"]: CategoryNode(**row) for row in rows}
+    roots = []
+    for node in sorted(nodes.values(), key=lambda n: (n.sort_order, n.name)):
+        parent = nodes.get(node.parent_id) if node.parent_id else None
+        (parent.children if parent else roots).append(node)
+    return CategoryTree(by_id=nodes, roots=roots)
+
+
+def forget_category_tree() -> None:
+    cache.delete(CATEGORY_TREE_KEY)
+
+
+def search_products(queryset: QuerySet, query: str) -> QuerySet:
+    """Filter *queryset* to products matching *query*, best matches first.
+
+    On PostgreSQL: full-text search over the product's search text, ranked,
+    plus trigram word similarity so that typos ("samsnug") still match. On
+    SQLite: every word must appear somewhere in the search text.
+    """
+    query = " ".join(query.split())[:100]
+    if not query:
+        return queryset
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import (
+            SearchQuery,
+            SearchRank,
+            SearchVector,
+            TrigramWordSimilarity,
+        )
+
+        vector = SearchVector("search_text", config="simple")
+        search = SearchQuery(query, config="simple", search_type="websearch")
+        return (
+            queryset.annotate(
+                search_vector=vector,
+                rank=SearchRank(vector, search),
+                similarity=TrigramWordSimilarity(query, "search_text"),
+            )
+            .filter(Q(search_vector=search) | Q(search_text__trigram_word_similar=query))
+            .order_by("-rank", "-similarity", "-units_sold", "-id")
+        )
+    for word in query.lower().split():
+        queryset = queryset.filter(search_text__contains=word)
+    return queryset
+
+
+@dataclass
+class Facets:
+    brands: list
+    values: list
+
+
+def facets_for(scope: QuerySet) -> Facets:
+    """Return the brands and attribute values present among *scope*'s products.
+
+    Two grouped queries, independent of the number of products.
+    """
+    brand_rows = (
+        Brand.objects.filter(products__in=scope.values("pk"))
+        .annotate(product_count=Count("products"))
+        .order_by("name")
+    )
+    value_rows = (
+        AttributeValue.objects.filter(variants__product__in=scope.values("pk"), variants__is_active=True)
+        .select_related("attribute")
+        .annotate(product_count=Count("variants__product", distinct=True))
+        .order_by("attribute__sort_order", "attribute__name", "sort_order", "value")
+    )
+    return Facets(brands=list(brand_rows), values=list(value_rows))
+
+
+def base_products() -> QuerySet:
+    return Product.objects.for_cards()

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+from django.views.static import serve
+
+from shop import views as shop_views
+from shop.sitemaps import SITEMAPS
+
+admin.site.site_header = f"{settings.SITE_NAME} staff"
+admin.site.site_title = f"{settings.SITE_NAME} staff"
+admin.site.index_title = "Run the shop"
+
+urlpatterns = [
+    path("staff/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", shop_views.robots_txt, name="robots-txt"),
+    path("", include("shop.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    urlpatterns.append(
+        path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
+    )
+
+handler404 = "shop.views.page_not_found"
+handler500 = "shop.views.server_error"
