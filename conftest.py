@@ -1,19 +1,6 @@
-"""Test-wide set-up: production-like settings with test tweaks."""
+"""Test-wide set-up: production-like settings (see [tool.pytest] env) with test tweaks."""
 
-import os
-
-# Tests run with DEBUG off, as in production; these are the variables a
-# production host would set. (Read by storefront/settings.py on import.)
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
-os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
-os.environ.setdefault("MPESA_CALLBACK_TOKEN", "test-callback-token")
-# Playwright's sync API runs an event loop in the test thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)
