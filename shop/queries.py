@@ -85,9 +85,10 @@ def forget_category_tree() -> None:
 def search_products(queryset: QuerySet, query: str) -> QuerySet:
     """Filter *queryset* to products matching *query*, best matches first.
 
-    On PostgreSQL: full-text search over the product's search text, ranked,
-    plus trigram word similarity so that typos ("samsnug") still match. On
-    SQLite: every word must appear somewhere in the search text.
+    On PostgreSQL: ranked full-text search over the product's search text;
+    when no product matches every word, trigram word similarity finds near
+    spellings instead ("samsnug", "galaxi"). On SQLite: every word must
+    appear somewhere in the search text.
     """
     query = " ".join(query.split())[:100]
     if not query:
@@ -102,14 +103,15 @@ def search_products(queryset: QuerySet, query: str) -> QuerySet:
 
         vector = SearchVector("search_text", config="simple")
         search = SearchQuery(query, config="simple", search_type="websearch")
-        return (
-            queryset.annotate(
-                search_vector=vector,
-                rank=SearchRank(vector, search),
-                similarity=TrigramWordSimilarity(query, "search_text"),
+        exact = queryset.annotate(search_vector=vector).filter(search_vector=search)
+        if exact.exists():
+            return exact.annotate(rank=SearchRank(vector, search)).order_by(
+                "-rank", "-units_sold", "-id"
             )
-            .filter(Q(search_vector=search) | Q(search_text__trigram_word_similar=query))
-            .order_by("-rank", "-similarity", "-units_sold", "-id")
+        return (
+            queryset.filter(search_text__trigram_word_similar=query)
+            .annotate(similarity=TrigramWordSimilarity(query, "search_text"))
+            .order_by("-similarity", "-units_sold", "-id")
         )
     for word in query.lower().split():
         queryset = queryset.filter(search_text__contains=word)

@@ -1,0 +1,42 @@
+import pytest
+from django.core.management import call_command
+
+from shop.models import Brand, Category, Product, ProductImage, ProductVariant
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return (
+        Category.objects.count(),
+        Brand.objects.count(),
+        Product.objects.count(),
+        ProductVariant.objects.count(),
+        ProductImage.objects.count(),
+        sorted(ProductVariant.objects.values_list("sku", "price", "stock_on_hand")),
+    )
+
+
+def test_demo_catalogue_is_realistic_and_idempotent(capsys):
+    call_command("seed_demo")
+    first = snapshot()
+    categories, brands, products, variants, images, _ = first
+    assert categories >= 8 and Category.objects.filter(parent__isnull=False).exists()
+    assert brands >= 10
+    assert products >= 60
+    assert variants > products
+    assert images >= products
+    assert not Product.objects.filter(price=0).exists()
+    assert "staff@duka.test" in capsys.readouterr().out
+
+    call_command("seed_demo")
+    assert snapshot() == first
+
+
+def test_synthetic_products_for_the_benchmark():
+    call_command("seed_demo", products=25, no_staff=True)
+    assert Product.objects.filter(slug__startswith="bench-").count() == 25
+    call_command("seed_demo", products=25, no_staff=True)
+    assert Product.objects.filter(slug__startswith="bench-").count() == 25
+    bench = Product.objects.filter(slug__startswith="bench-").first()
+    assert bench.price > 0 and bench.search_text

@@ -1,0 +1,71 @@
+"""Start-up safety: production settings fail fast with a clear message."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_check(**env_overrides) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MPESA_", "SECURE_", "SESSION_", "CSRF_"))
+        and key not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL"}
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_missing_secret_key_stops_start_up():
+    result = run_check(DEBUG="0", ALLOWED_HOSTS="shop.example.co.ke")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_missing_allowed_hosts_stops_start_up():
+    result = run_check(DEBUG="0", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+def test_debug_runs_with_laptop_defaults():
+    result = run_check(DEBUG="1")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("SECURE_SSL_REDIRECT", True),
+        ("SESSION_COOKIE_SECURE", True),
+        ("CSRF_COOKIE_SECURE", True),
+        ("SECURE_HSTS_SECONDS", 31536000),
+    ],
+)
+def test_production_security_is_on_by_default(setting, expected):
+    code = f"from django.conf import settings; print(repr(settings.{setting}))"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SECURE_", "SESSION_", "CSRF_")) and k != "DEBUG"
+    }
+    env.update(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="shop.example.co.ke",
+               DJANGO_SETTINGS_MODULE="storefront.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(expected)

@@ -1,0 +1,48 @@
+import re, time
+import pytest
+from playwright.sync_api import expect
+from shop.demo import seed_catalogue
+
+@pytest.mark.django_db(transaction=True)
+def test_smoke(live_server, page):
+    seed_catalogue()
+    log = []
+    page.on("request", lambda r: log.append((r.method, r.url, r.headers.get("hx-request"), r.headers.get("hx-history-restore-request"), r.is_navigation_request())))
+    page.goto(live_server.url + "/c/phones/")
+    page.evaluate("window.__marker = 1")
+    page.get_by_role("checkbox", name=re.compile(r"^Samsung")).check()
+    expect(page).to_have_url(re.compile("brand=samsung"))
+    print(page.url)
+    page.get_by_label("Sort by").select_option("price-asc")
+    expect(page).to_have_url(re.compile("sort=price-asc"))
+    print(page.url)
+    print(page.locator("#results h3").all_inner_texts())
+    page.go_back()
+    expect(page).not_to_have_url(re.compile("sort=price-asc"))
+    print("after back", page.url, page.evaluate("window.__marker"), page.get_by_role("checkbox", name=re.compile(r"^Samsung")).is_checked())
+    print(page.locator("#results h3").all_inner_texts())
+    page.go_forward()
+    expect(page).to_have_url(re.compile("sort=price-asc"))
+    print("after fwd", page.url, page.evaluate("window.__marker"), page.get_by_role("checkbox", name=re.compile(r"^Samsung")).is_checked(), page.get_by_label("Sort by").input_value())
+    print(page.locator("#results h3").all_inner_texts())
+    page.locator("#results h3 a").first.click()
+    expect(page.get_by_test_id("sku")).to_be_visible()
+    print(page.url, page.get_by_test_id("price").inner_text(), page.get_by_test_id("sku").inner_text())
+    page.evaluate("window.__marker = 2")
+    storage = page.get_by_role("group", name="Storage")
+    print(storage.get_by_role("link").evaluate_all("els => els.map(e => [e.textContent, e.getAttribute('href'), e.getAttribute('aria-current')])"))
+    storage.locator("a:not([aria-current])").first.click()
+    expect(page).to_have_url(re.compile(r"variant="))
+    print(page.url, page.get_by_test_id("price").inner_text(), page.get_by_test_id("sku").inner_text(), page.evaluate("window.__marker"))
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"variant="))
+    print(page.url, page.get_by_test_id("price").inner_text(), page.get_by_test_id("sku").inner_text(), page.evaluate("window.__marker"))
+    page.go_back()
+    expect(page).to_have_url(re.compile("sort=price-asc"))
+    print("list", page.url, page.evaluate("window.__marker"), page.get_by_role("checkbox", name=re.compile(r"^Samsung")).is_checked(), page.get_by_label("Sort by").input_value(), page.locator("footer").count())
+    page.go_back()
+    expect(page).not_to_have_url(re.compile("sort=price-asc"))
+    print("list2", page.url, page.evaluate("window.__marker"), page.get_by_role("checkbox", name=re.compile(r"^Samsung")).is_checked(), page.get_by_label("Sort by").input_value(), page.locator("footer").count())
+    print(page.locator("#results h3").all_inner_texts())
+    for l in log:
+        if "/static/" not in l[1] and "/media/" not in l[1]: print(l)
