@@ -14,6 +14,7 @@ admin.site.index_title = "Run the shop"
 urlpatterns = [
     path("staff/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", shop_views.robots_txt, name="robots-txt"),
     path("", include("shop.urls")),
