@@ -255,7 +255,13 @@ PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
 # M-PESA (Daraja STK Push). "simulator" talks to the built-in Daraja
 # simulator (payments/simulator) on MPESA_BASE_URL; "sandbox" and
 # "production" talk to Safaricom. Only the base URL and credentials differ.
+MPESA_ENVIRONMENTS = ("simulator", "sandbox", "production")
 MPESA_ENVIRONMENT = env("MPESA_ENVIRONMENT", "simulator")
+if MPESA_ENVIRONMENT not in MPESA_ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"MPESA_ENVIRONMENT={MPESA_ENVIRONMENT!r} is not one of {', '.join(MPESA_ENVIRONMENTS)}."
+    )
+_MPESA_SIMULATED = MPESA_ENVIRONMENT == "simulator"
 MPESA_BASE_URL = (
     env(
         "MPESA_BASE_URL",
@@ -263,23 +269,54 @@ MPESA_BASE_URL = (
             "simulator": "http://127.0.0.1:8001",
             "sandbox": "https://sandbox.safaricom.co.ke",
             "production": "https://api.safaricom.co.ke",
-        }.get(MPESA_ENVIRONMENT or "", ""),
+        }[MPESA_ENVIRONMENT],
     )
     or ""
 ).rstrip("/")
-MPESA_CONSUMER_KEY = env("MPESA_CONSUMER_KEY", "simulator-key" if MPESA_ENVIRONMENT == "simulator" else "")
+# The simulator's defaults match payments/simulator's; real environments have none.
+MPESA_CONSUMER_KEY = env("MPESA_CONSUMER_KEY", "simulator-key" if _MPESA_SIMULATED else "")
 MPESA_CONSUMER_SECRET = env(
-    "MPESA_CONSUMER_SECRET", "simulator-secret" if MPESA_ENVIRONMENT == "simulator" else ""
+    "MPESA_CONSUMER_SECRET", "simulator-secret" if _MPESA_SIMULATED else ""
 )
-MPESA_SHORTCODE = env("MPESA_SHORTCODE", "174379")
-MPESA_PASSKEY = env(
-    "MPESA_PASSKEY",
-    "simulator-passkey" if MPESA_ENVIRONMENT == "simulator" else "",
-)
+# 174379 is Safaricom's sandbox shortcode; production must say its own.
+MPESA_SHORTCODE = env("MPESA_SHORTCODE", "" if MPESA_ENVIRONMENT == "production" else "174379")
+MPESA_PASSKEY = env("MPESA_PASSKEY", "simulator-passkey" if _MPESA_SIMULATED else "")
 # CustomerPayBillOnline (paybill) or CustomerBuyGoodsOnline (till).
 MPESA_TRANSACTION_TYPE = env("MPESA_TRANSACTION_TYPE", "CustomerPayBillOnline")
+if MPESA_TRANSACTION_TYPE not in ("CustomerPayBillOnline", "CustomerBuyGoodsOnline"):
+    raise ImproperlyConfigured(
+        f"MPESA_TRANSACTION_TYPE={MPESA_TRANSACTION_TYPE!r} must be CustomerPayBillOnline "
+        "(paybill) or CustomerBuyGoodsOnline (till)."
+    )
 MPESA_PARTY_B = env("MPESA_PARTY_B", MPESA_SHORTCODE)
 # The public base URL Daraja calls back on, and the secret token in its path.
 MPESA_CALLBACK_BASE_URL = (env("MPESA_CALLBACK_BASE_URL", SITE_URL) or "").rstrip("/")
 MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN", "dev-callback-token" if DEBUG else None)
 MPESA_TIMEOUT_SECONDS = float(env("MPESA_TIMEOUT_SECONDS", "10") or 10)
+if not DEBUG and MPESA_ENVIRONMENT == "production":
+    _mpesa_missing = [
+        name
+        for name in (
+            "MPESA_CONSUMER_KEY",
+            "MPESA_CONSUMER_SECRET",
+            "MPESA_SHORTCODE",
+            "MPESA_PASSKEY",
+            "MPESA_CALLBACK_TOKEN",
+        )
+        if not globals()[name]
+    ]
+    if _mpesa_missing:
+        raise ImproperlyConfigured(
+            f"M-Pesa is in production mode but {', '.join(_mpesa_missing)} "
+            f"{'is' if len(_mpesa_missing) == 1 else 'are'} not set. Set them in the environment "
+            "(see .env.example), or set MPESA_ENVIRONMENT=sandbox or simulator."
+        )
+    if not MPESA_CALLBACK_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured(
+            f"MPESA_CALLBACK_BASE_URL={MPESA_CALLBACK_BASE_URL!r} must be a public https:// URL "
+            "in production: Daraja only calls back secure URLs."
+        )
+    if not MPESA_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured(
+            f"MPESA_BASE_URL={MPESA_BASE_URL!r} must be https:// in production."
+        )
