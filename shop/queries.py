@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from .models import AttributeValue, Brand, Category, Product
+from .models import AttributeValue, Brand, Category
 
 CATEGORY_TREE_KEY = "shop:category-tree:v1"
 CATEGORY_TREE_SECONDS = 300
@@ -141,7 +141,3 @@ def facets_for(scope: QuerySet) -> Facets:
         .order_by("attribute__sort_order", "attribute__name", "sort_order", "value")
     )
     return Facets(brands=list(brand_rows), values=list(value_rows))
-
-
-def base_products() -> QuerySet:
-    return Product.objects.for_cards()
