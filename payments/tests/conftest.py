@@ -1,0 +1,184 @@
+"""Fixtures: a real Daraja simulator and a callback receiver, both over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from django.core.cache import cache
+
+from payments.simulator import SimulatorServer, start_simulator
+
+# Deliberately not the settings.py defaults, so a test passes only if the
+# client really reads its credentials from settings.
+CREDENTIALS = {
+    "consumer_key": "test-consumer-key",
+    "consumer_secret": "test-consumer-secret",
+    "passkey": "test-passkey-bfb279f9aa9bdbcf158e97dd71a467cd",
+    "shortcode": "600123",
+}
+FAST = {"callback_delay": 0.1, "slow_seconds": 2.0, "callback_timeout": 2.0}
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator started for one test, with helpers to look inside it."""
+
+    server: SimulatorServer
+    base_url: str
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return ``GET /simulator/transactions`` (tokens issued, pushes, callbacks)."""
+        response = requests.get(f"{self.base_url}/simulator/transactions", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def transactions(self) -> list[dict[str, Any]]:
+        """Return every push the simulator accepted."""
+        return self.snapshot()["transactions"]
+
+    def tokens_issued(self) -> int:
+        """Return how many OAuth tokens the simulator has issued."""
+        return self.snapshot()["tokens_issued"]
+
+    def token(self) -> str:
+        """Fetch a token directly, as another app with the same keys would."""
+        response = requests.get(
+            f"{self.base_url}/oauth/v1/generate",
+            params={"grant_type": "client_credentials"},
+            auth=(CREDENTIALS["consumer_key"], CREDENTIALS["consumer_secret"]),
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+
+class CallbackReceiver:
+    """A tiny HTTP server in a thread that records the callbacks POSTed to it."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._condition = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._condition:
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": json.loads(raw)}
+                    )
+                    receiver._condition.notify_all()
+                payload = b'{"ResultCode": 0, "ResultDesc": "Accepted"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        """Return the callback URL to give Daraja."""
+        return f"http://127.0.0.1:{self.server.server_port}/pay/stk/cb/test-token/"
+
+    def wait_for(self, count: int, *, timeout: float = 3.0) -> list[dict[str, Any]]:
+        """Wait until *count* callbacks arrived (or *timeout*); return all received."""
+        with self._condition:
+            self._condition.wait_for(lambda: len(self.requests) >= count, timeout=timeout)
+            return list(self.requests)
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _locmem_cache(settings) -> Iterator[None]:
+    """Give every payments test an empty, private in-memory cache."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "payments-tests",
+        }
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def start_sim() -> Iterator[Callable[..., RunningSimulator]]:
+    """Return a function starting a simulator (test credentials, fast delays) per call."""
+    started: list[SimulatorServer] = []
+
+    def start(**overrides: Any) -> RunningSimulator:
+        server, base_url = start_simulator(**{**CREDENTIALS, **FAST, **overrides})
+        started.append(server)
+        return RunningSimulator(server=server, base_url=base_url)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def point_settings_at(settings, simulator: RunningSimulator) -> None:
+    """Configure the shop's MPESA_* settings for *simulator*."""
+    settings.MPESA_ENVIRONMENT = "simulator"
+    settings.MPESA_BASE_URL = simulator.base_url
+    settings.MPESA_CONSUMER_KEY = CREDENTIALS["consumer_key"]
+    settings.MPESA_CONSUMER_SECRET = CREDENTIALS["consumer_secret"]
+    settings.MPESA_PASSKEY = CREDENTIALS["passkey"]
+    settings.MPESA_SHORTCODE = CREDENTIALS["shortcode"]
+    settings.MPESA_PARTY_B = CREDENTIALS["shortcode"]
+    settings.MPESA_TRANSACTION_TYPE = "CustomerPayBillOnline"
+    settings.MPESA_TIMEOUT_SECONDS = 5
+
+
+@pytest.fixture
+def simulator(start_sim) -> RunningSimulator:
+    """Start a simulator with the default (fast) behaviour."""
+    return start_sim()
+
+
+@pytest.fixture
+def sim_with(settings, start_sim) -> Callable[..., RunningSimulator]:
+    """Return a function starting a simulator with overrides and pointing settings at it."""
+
+    def start(**overrides: Any) -> RunningSimulator:
+        simulator = start_sim(**overrides)
+        point_settings_at(settings, simulator)
+        return simulator
+
+    return start
+
+
+@pytest.fixture
+def sim(settings, simulator) -> RunningSimulator:
+    """Point the shop's Daraja settings at a fresh simulator and return it."""
+    point_settings_at(settings, simulator)
+    return simulator
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    """Run a callback receiver for the test."""
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.stop()

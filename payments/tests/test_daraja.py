@@ -1,0 +1,504 @@
+"""The real Daraja client against the real simulator, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from payments import daraja
+from payments.exceptions import (
+    DarajaAuthError,
+    DarajaBadRequest,
+    DarajaBusy,
+    DarajaUnavailable,
+    InvalidAccessToken,
+    SubscriberLocked,
+)
+from payments.results import describe_result
+
+from .conftest import CREDENTIALS
+
+PHONE = "254708374149"
+
+
+def push(receiver_url: str = "https://shop.example.co.ke/pay/stk/cb/t/", **overrides):
+    """Send an STK push with sensible defaults, overridden by keyword."""
+    arguments = {
+        "phone": PHONE,
+        "amount": 1500,
+        "account_reference": "ORD-1042",
+        "description": "Duka order",
+        "callback_url": receiver_url,
+    }
+    arguments.update(overrides)
+    return daraja.stk_push(**arguments)
+
+
+def query_until_final(checkout_request_id: str, *, timeout: float = 3.0):
+    """Query until the result is no longer pending (or fail after *timeout*)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = daraja.stk_query(checkout_request_id=checkout_request_id)
+        if not result.pending or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def items_by_name(callback: dict) -> dict:
+    items = callback["CallbackMetadata"]["Item"]
+    return {item["Name"]: item for item in items}
+
+
+# Timestamp and password ------------------------------------------------------
+
+
+def test_timestamp_is_nairobi_wall_clock_time():
+    """21:30:05 UTC on 1 March is 00:30:05 on 2 March in Nairobi (UTC+3)."""
+    now = datetime(2025, 3, 1, 21, 30, 5, tzinfo=UTC)
+
+    assert daraja.build_timestamp(now=now) == "20250302003005"
+
+
+def test_timestamp_refuses_a_naive_datetime():
+    """A naive datetime has no zone to convert from, so it is refused."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        daraja.build_timestamp(now=datetime(2025, 3, 1, 21, 30, 5))  # noqa: DTZ001
+
+
+def test_push_sends_one_nairobi_timestamp_for_body_and_password(sim):
+    """The push carries the Nairobi Timestamp of the injected clock, and its Password
+    is built from that same Timestamp (the simulator accepts it)."""
+    fixed = datetime(2025, 3, 1, 21, 30, 5, tzinfo=UTC)
+
+    response = push(now=fixed)
+
+    [sent] = sim.transactions()
+    assert sent["checkout_request_id"] == response.checkout_request_id
+    assert sent["request"]["Timestamp"] == "20250302003005"
+    assert "Password" not in sent["request"]  # the simulator hides it; it checked it
+
+
+def test_password_is_base64_of_shortcode_passkey_timestamp():
+    """Password is base64(BusinessShortCode + Passkey + Timestamp)."""
+    password = daraja.build_password(shortcode="174379", passkey="pk", timestamp="20250302003005")
+
+    assert base64.b64decode(password).decode() == "174379pk20250302003005"
+
+
+def test_push_passes_a_simulator_that_checks_the_clock(sim_with):
+    """With a 2-minute tolerance on the Timestamp, a real-clock push is accepted."""
+    sim_with(timestamp_tolerance=120)
+
+    assert push().response_code == "0"
+
+
+def test_push_from_a_utc_clock_gets_invalid_timestamp(sim_with):
+    """A Timestamp three hours behind Nairobi (a UTC server's bug) is refused."""
+    sim_with(timestamp_tolerance=120)
+    utc_wall_clock_as_if_nairobi = timezone.now() - timedelta(hours=3)
+
+    with pytest.raises(DarajaBadRequest) as caught:
+        push(now=utc_wall_clock_as_if_nairobi)
+
+    assert caught.value.code == "400.002.02"
+    assert caught.value.field == "Timestamp"
+
+
+# OAuth token -------------------------------------------------------------------
+
+
+def test_token_is_fetched_once_and_reused_through_the_cache(sim):
+    """Two pushes and a query need one token; it sits in the Django cache."""
+    first = push()
+    push()
+    daraja.stk_query(checkout_request_id=first.checkout_request_id)
+
+    assert sim.tokens_issued() == 1
+    entry = cache.get(daraja._token_cache_key())
+    assert entry["access_token"] == daraja.get_access_token()
+    assert sim.tokens_issued() == 1
+
+
+def test_cached_token_is_used_by_a_fresh_http_session(sim):
+    """Another worker (a new requests.Session) reuses the cached token."""
+    push()
+    session, daraja._session = daraja._session, None  # as in another worker process
+    session.close()
+
+    push()
+
+    assert sim.tokens_issued() == 1
+
+
+def test_token_is_refreshed_about_five_minutes_before_expiry(sim):
+    """A 3599 s token is reused at 3599-301 s and replaced at 3599-299 s."""
+    t0 = timezone.now()
+    first = daraja.get_access_token(now=t0)
+
+    kept = daraja.get_access_token(now=t0 + timedelta(seconds=3599 - 301))
+    assert kept == first
+    assert sim.tokens_issued() == 1
+
+    refreshed = daraja.get_access_token(now=t0 + timedelta(seconds=3599 - 299))
+    assert refreshed != first
+    assert sim.tokens_issued() == 2
+
+
+def test_string_expires_in_is_parsed_as_a_number(sim_with):
+    """A 600 s token ("600" on the wire) is refreshed 300 s early, not kept an hour."""
+    sim = sim_with(token_ttl=600)
+    t0 = timezone.now()
+    first = daraja.get_access_token(now=t0)
+
+    assert daraja.get_access_token(now=t0 + timedelta(seconds=299)) == first
+    assert daraja.get_access_token(now=t0 + timedelta(seconds=301)) != first
+    assert sim.tokens_issued() == 2
+
+
+def test_invalid_token_is_refreshed_once_and_the_push_retried(sim):
+    """Another token request invalidates ours; the push refreshes once and succeeds."""
+    push()
+    sim.token()  # someone else asks for a token: ours is now invalid
+
+    response = push()
+
+    assert response.checkout_request_id.startswith("ws_CO_")
+    assert sim.tokens_issued() == 3
+    assert len(sim.transactions()) == 2
+
+
+def test_token_refused_twice_raises_auth_error_without_looping(sim_with):
+    """Tokens that expire at once: one refresh, then a typed error, no third try."""
+    sim = sim_with(token_ttl=0)
+
+    with pytest.raises(InvalidAccessToken) as caught:
+        push()
+
+    assert isinstance(caught.value, DarajaAuthError)
+    assert caught.value.code == "404.001.03"
+    assert sim.tokens_issued() == 2
+    assert sim.transactions() == []
+
+
+def test_wrong_consumer_secret_is_an_auth_error(sim, settings):
+    """Daraja refuses the OAuth call; the shopper gets a readable message."""
+    settings.MPESA_CONSUMER_SECRET = "not-the-secret"
+
+    with pytest.raises(DarajaAuthError) as caught:
+        push()
+
+    assert caught.value.code == "400.008.01"
+    assert "M-Pesa" in caught.value.shopper_message
+    assert sim.tokens_issued() == 0
+
+
+def test_missing_consumer_key_fails_before_any_request(sim, settings):
+    """Without credentials the client doesn't call Daraja at all."""
+    settings.MPESA_CONSUMER_KEY = ""
+
+    with pytest.raises(DarajaAuthError, match="MPESA_CONSUMER_KEY"):
+        push()
+
+    assert sim.tokens_issued() == 0
+
+
+# Successful push, callback and query --------------------------------------------
+
+
+def test_successful_push_returns_ids_and_posts_a_success_callback(sim, receiver):
+    """The push is accepted, then the callback carries the metadata of mpesa.md §3."""
+    response = push(receiver.url, amount=1500)
+
+    assert response.response_code == "0"
+    assert response.customer_message == "Success. Request accepted for processing"
+    assert re.fullmatch(r"ws_CO_\d+", response.checkout_request_id)
+    assert response.merchant_request_id
+
+    [request] = receiver.wait_for(1)
+    assert request["path"] == "/pay/stk/cb/test-token/"
+    assert request["headers"]["Content-Type"] == "application/json"
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["MerchantRequestID"] == response.merchant_request_id
+    assert callback["CheckoutRequestID"] == response.checkout_request_id
+    assert callback["ResultCode"] == 0
+    assert callback["ResultDesc"] == "The service request is processed successfully."
+    items = items_by_name(callback)
+    assert set(items) == {"Amount", "MpesaReceiptNumber", "Balance", "TransactionDate",
+                          "PhoneNumber"}
+    assert Decimal(str(items["Amount"]["Value"])) == Decimal("1500")
+    assert re.fullmatch(r"[A-Z][A-Z0-9]{9}", items["MpesaReceiptNumber"]["Value"])
+    assert "Value" not in items["Balance"]
+    assert isinstance(items["TransactionDate"]["Value"], int)
+    assert re.fullmatch(r"20\d{12}", str(items["TransactionDate"]["Value"]))
+    assert items["PhoneNumber"]["Value"] == int(PHONE)
+
+
+def test_query_after_success_reports_paid(sim):
+    """Once the customer has acted, the query says ResultCode 0."""
+    response = push()
+
+    result = query_until_final(response.checkout_request_id)
+
+    assert result.pending is False
+    assert result.result_code == 0
+    assert result.paid is True
+    assert result.merchant_request_id == response.merchant_request_id
+    assert result.advice.status == "paid"
+
+
+def test_query_before_the_customer_acts_is_pending(sim_with):
+    """"The transaction is being processed" (HTTP 500) is a pending result, not an error."""
+    sim_with(callback_delay=30)
+    response = push()
+
+    result = daraja.stk_query(checkout_request_id=response.checkout_request_id)
+
+    assert result.pending is True
+    assert result.result_code is None
+    assert result.paid is False
+    assert result.result_desc == "The transaction is being processed"
+    assert result.advice.status == "pending"
+
+
+def test_query_for_an_unknown_checkout_request_is_a_bad_request(sim):
+    """Daraja doesn't know the ID: a typed error, not a pending result."""
+    with pytest.raises(DarajaBadRequest) as caught:
+        daraja.stk_query(checkout_request_id="ws_CO_000000000000000000")
+
+    assert caught.value.field == "CheckoutRequestID"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "code", "desc"),
+    [
+        ("0001", 1, "The balance is insufficient for the transaction."),
+        ("1032", 1032, "Request cancelled by user"),
+        ("1037", 1037, "DS timeout user cannot be reached"),
+        ("2001", 2001, "The initiator information is invalid."),
+        ("0017", 17, "Rule limited."),
+        ("1019", 1019, "Transaction has expired"),
+    ],
+)
+def test_failure_outcome_arrives_by_callback_and_by_query(sim, receiver, suffix, code, desc):
+    """Each scripted failure comes as a callback without metadata and as a query result."""
+    phone = f"25471234{suffix}"
+    response = push(receiver.url, phone=phone)
+
+    [request] = receiver.wait_for(1)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["CheckoutRequestID"] == response.checkout_request_id
+    assert callback["ResultCode"] == code
+    assert callback["ResultDesc"] == desc
+    assert "CallbackMetadata" not in callback
+
+    result = query_until_final(response.checkout_request_id)
+    assert result.result_code == code
+    assert result.result_desc == desc
+    assert result.paid is False
+    assert result.advice == describe_result(code=code)
+    assert result.advice.status == "failed"
+
+
+def test_no_callback_outcome_is_answered_by_the_query(sim, receiver):
+    """For …0404 no callback ever arrives, but the query reports the payment."""
+    response = push(receiver.url, phone="254712340404")
+
+    result = query_until_final(response.checkout_request_id)
+
+    assert result.paid is True
+    assert receiver.wait_for(1, timeout=0.4) == []
+    [sent] = sim.transactions()
+    assert sent["callbacks"] == []
+
+
+def test_duplicate_callback_outcome_posts_the_same_callback_twice(sim, receiver):
+    """For …0202 two identical success callbacks arrive (same receipt)."""
+    response = push(receiver.url, phone="254712340202")
+
+    first, second = receiver.wait_for(2)
+
+    assert first["body"] == second["body"]
+    callback = first["body"]["Body"]["stkCallback"]
+    assert callback["CheckoutRequestID"] == response.checkout_request_id
+    assert callback["ResultCode"] == 0
+
+
+def test_paybill_push_to_another_party_b_fails_with_2028(sim, receiver, settings):
+    """A paybill push whose PartyB isn't the shortcode is accepted, then fails 2028."""
+    settings.MPESA_PARTY_B = "600999"
+
+    push(receiver.url)
+
+    [request] = receiver.wait_for(1)
+    assert request["body"]["Body"]["stkCallback"]["ResultCode"] == 2028
+    assert describe_result(code=2028).alert_ops is True
+
+
+def test_till_push_uses_buy_goods_and_the_till_number(sim, receiver, settings):
+    """CustomerBuyGoodsOnline sends the till as PartyB and succeeds."""
+    settings.MPESA_TRANSACTION_TYPE = "CustomerBuyGoodsOnline"
+    settings.MPESA_PARTY_B = "5123456"
+
+    push(receiver.url)
+
+    [sent] = sim.transactions()
+    assert sent["request"]["TransactionType"] == "CustomerBuyGoodsOnline"
+    assert sent["request"]["PartyB"] == "5123456"
+    assert sent["request"]["BusinessShortCode"] == CREDENTIALS["shortcode"]
+    [request] = receiver.wait_for(1)
+    assert request["body"]["Body"]["stkCallback"]["ResultCode"] == 0
+
+
+# Refused pushes ------------------------------------------------------------------
+
+
+def test_http_500_without_a_body_is_unavailable(sim):
+    """A bare HTTP 500 becomes DarajaUnavailable with a readable message."""
+    with pytest.raises(DarajaUnavailable) as caught:
+        push(phone="254712340500")
+
+    assert caught.value.http_status == 500
+    assert caught.value.retryable is True
+    assert "M-Pesa" in caught.value.shopper_message
+    assert sim.transactions() == []
+
+
+def test_spike_arrest_is_busy_and_retryable(sim):
+    """500.003.02 Spike Arrest Violation becomes DarajaBusy."""
+    with pytest.raises(DarajaBusy) as caught:
+        push(phone="254712340429")
+
+    assert caught.value.code == "500.003.02"
+    assert caught.value.message == "Spike Arrest Violation"
+    assert caught.value.retryable is True
+    assert caught.value.shopper_message == "M-Pesa is busy right now. Please try again in a moment."
+
+
+def test_locked_subscriber_asks_the_shopper_to_wait_a_minute(sim):
+    """500.001.1001 "Unable to lock subscriber" becomes SubscriberLocked."""
+    with pytest.raises(SubscriberLocked) as caught:
+        push(phone="254712341001")
+
+    assert caught.value.code == "500.001.1001"
+    assert caught.value.retry_after_seconds == 60
+    assert "open M-Pesa prompt" in caught.value.shopper_message
+
+
+def test_slow_push_times_out_as_unavailable(sim_with, settings):
+    """A push slower than MPESA_TIMEOUT_SECONDS raises DarajaUnavailable promptly."""
+    sim_with(slow_seconds=3.0)
+    settings.MPESA_TIMEOUT_SECONDS = 0.3
+    daraja.get_access_token()  # fetch the token first so only the push is timed
+
+    started = time.monotonic()
+    with pytest.raises(DarajaUnavailable) as caught:
+        push(phone="254712340999")
+
+    assert caught.value.code == "timeout"
+    assert time.monotonic() - started < 2.0
+    assert "prompt" in caught.value.shopper_message
+
+
+def test_unreachable_daraja_is_unavailable(sim, settings):
+    """Nothing listening on the base URL: DarajaUnavailable, not a requests error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.MPESA_BASE_URL = f"http://127.0.0.1:{closed_port}"
+
+    with pytest.raises(DarajaUnavailable) as caught:
+        push()
+
+    assert caught.value.code == "connection_error"
+
+
+def test_wrong_passkey_is_an_auth_error(sim, settings):
+    """A Password Daraja can't verify ("Wrong credentials") is a configuration error."""
+    settings.MPESA_PASSKEY = "not-the-passkey"
+
+    with pytest.raises(DarajaAuthError) as caught:
+        push()
+
+    assert caught.value.code == "500.001.1001"
+    assert caught.value.message == "Wrong credentials"
+    assert caught.value.http_status == 500
+
+
+def test_unknown_shortcode_is_an_auth_error(sim, settings):
+    """Another shortcode: "Merchant does not exist"."""
+    settings.MPESA_SHORTCODE = "600000"
+
+    with pytest.raises(DarajaAuthError, match="Merchant does not exist"):
+        push()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"amount": 0}, "Amount"),
+        ({"amount": 250_001}, "Amount"),
+        ({"amount": -5}, "Amount"),
+        ({"phone": "0712345678"}, "PartyA"),
+        ({"phone": "254812345678"}, "PartyA"),
+        ({"phone": "2547123456789"}, "PartyA"),
+        ({"account_reference": "A" * 13}, "AccountReference"),
+        ({"account_reference": ""}, "AccountReference"),
+        ({"description": "D" * 14}, "TransactionDesc"),
+        ({"callback_url": "https://shop.example.co.ke/pay/stk/cb/t /"}, "CallBackURL"),
+        ({"callback_url": " https://shop.example.co.ke/pay/stk/cb/t/"}, "CallBackURL"),
+        ({"callback_url": "shop.example.co.ke/pay/stk/cb/t/"}, "CallBackURL"),
+        ({"callback_url": "ftp://shop.example.co.ke/cb/"}, "CallBackURL"),
+    ],
+)
+def test_invalid_field_is_a_bad_request(sim, overrides, field):
+    """The simulator refuses the field with 400.002.02; the client raises DarajaBadRequest."""
+    with pytest.raises(DarajaBadRequest) as caught:
+        push(**overrides)
+
+    assert caught.value.code == "400.002.02"
+    assert caught.value.message == f"Bad Request - Invalid {field}"
+    assert caught.value.field == field
+    assert caught.value.http_status == 400
+    assert caught.value.shopper_message
+    assert sim.transactions() == []
+
+
+def test_bad_phone_gets_a_shopper_message_about_the_number(sim):
+    """An invalid number tells the shopper the number can't receive prompts."""
+    with pytest.raises(DarajaBadRequest) as caught:
+        push(phone="0712345678")
+
+    assert caught.value.shopper_message.startswith("This number can't receive M-Pesa prompts")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"amount": 1},
+        {"amount": 250_000},
+        {"account_reference": "A" * 12},
+        {"description": "D" * 13},
+        {"description": ""},
+        {"phone": "254112345678"},
+    ],
+)
+def test_boundary_values_are_accepted(sim, overrides):
+    """The limits themselves (KES 1 and 250,000, 12 and 13 characters, 2541…) pass."""
+    assert push(**overrides).response_code == "0"
+
+
+@pytest.mark.parametrize("amount", [10.5, 100.0, Decimal("100"), "100", True])
+def test_non_int_amount_is_refused_before_calling_daraja(sim, amount):
+    """Amounts are int whole shillings; anything else is a bug and never leaves the shop."""
+    with pytest.raises(TypeError, match="whole shillings"):
+        push(amount=amount)
+
+    assert sim.tokens_issued() == 0
