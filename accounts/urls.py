@@ -5,5 +5,11 @@ from . import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.profile, name="profile"),
+    path("", views.overview, name="overview"),
+    path("profile/", views.profile, name="profile"),
+    path("addresses/", views.address_list, name="address-list"),
+    path("addresses/new/", views.address_create, name="address-create"),
+    path("addresses/<int:pk>/edit/", views.address_update, name="address-update"),
+    path("addresses/<int:pk>/delete/", views.address_delete, name="address-delete"),
+    path("addresses/<int:pk>/default/", views.address_set_default, name="address-set-default"),
 ]

@@ -1,8 +1,173 @@
+"""Account pages: overview, profile and delivery addresses.
+
+Thin function views: bind the form, call a service, redirect after a
+successful POST (with a message) or re-render the form with its errors.
+Addresses are only ever looked up through the signed-in shopper, so another
+shopper's address id is a 404, exactly like a missing one.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .forms import AddressForm, NewAddressForm, ProfileForm
+from .models import Address
+
+
+def _show_errors(form: Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form: per field where possible."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """Return the ``next`` URL of the request if it stays on this site."""
+    url = request.POST.get("next") or request.GET.get("next")
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
+
+
+def _owned_address_or_404(request: HttpRequest, pk: int) -> Address:
+    return get_object_or_404(Address.objects.for_user(request.user), pk=pk)
 
 
 @login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    addresses = Address.objects.for_user(request.user)
+    context = {
+        "default_address": addresses.first(),
+        "address_count": addresses.count(),
+    }
+    return render(request, "accounts/overview.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/profile.html", {})
+    user = request.user
+    initial = {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": user.phone,
+        "avatar": user.avatar or None,
+    }
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES, initial=initial)
+        if form.is_valid():
+            data = form.cleaned_data
+            avatar = data["avatar"]
+            try:
+                services.update_profile(
+                    user=user,
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    phone=data["phone"],
+                    avatar=avatar if isinstance(avatar, UploadedFile) else None,
+                    remove_avatar=avatar is False,
+                )
+            except ValidationError as exc:
+                user.refresh_from_db()
+                _show_errors(form, exc)
+            else:
+                messages.success(request, _("Your profile has been saved."))
+                return redirect("accounts:profile")
+    else:
+        form = ProfileForm(initial=initial)
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+@require_GET
+def address_list(request: HttpRequest) -> HttpResponse:
+    addresses = list(Address.objects.for_user(request.user))
+    return render(request, "accounts/address_list.html", {"addresses": addresses})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_create(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request)
+    if request.method == "POST":
+        form = NewAddressForm(request.POST)
+        if form.is_valid():
+            try:
+                services.create_address(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _show_errors(form, exc)
+            else:
+                messages.success(request, _("Your delivery address has been saved."))
+                return redirect(next_url or "accounts:address-list")
+    else:
+        form = NewAddressForm()
+    return render(
+        request, "accounts/address_form.html", {"form": form, "address": None, "next": next_url}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_update(request: HttpRequest, pk: int) -> HttpResponse:
+    address = _owned_address_or_404(request, pk)
+    if request.method == "POST":
+        form = AddressForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_address(
+                    user=request.user, address_id=address.pk, **form.cleaned_data
+                )
+            except Address.DoesNotExist as exc:
+                raise Http404 from exc
+            except ValidationError as exc:
+                _show_errors(form, exc)
+            else:
+                messages.success(request, _("Your delivery address has been updated."))
+                return redirect("accounts:address-list")
+    else:
+        form = AddressForm(
+            initial={name: getattr(address, name) for name in AddressForm.base_fields}
+        )
+    return render(request, "accounts/address_form.html", {"form": form, "address": address})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    address = _owned_address_or_404(request, pk)
+    if request.method == "POST":
+        try:
+            services.delete_address(user=request.user, address_id=address.pk)
+        except Address.DoesNotExist as exc:
+            raise Http404 from exc
+        messages.success(request, _("The address has been deleted."))
+        return redirect("accounts:address-list")
+    return render(request, "accounts/address_confirm_delete.html", {"address": address})
+
+
+@login_required
+@require_POST
+def address_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        address = services.set_default_address(user=request.user, address_id=pk)
+    except Address.DoesNotExist as exc:
+        raise Http404 from exc
+    messages.success(
+        request,
+        _("Deliveries will now go to %(address)s by default.")
+        % {"address": f"{address.recipient_name}, {address.town}"},
+    )
+    return redirect("accounts:address-list")

@@ -1,0 +1,196 @@
+"""Business rules of shoppers' accounts: profile details and delivery addresses.
+
+Every write runs ``full_clean()`` before ``save()`` and raises
+ValidationError (keyed by field) with messages safe to show shoppers. Address
+services look the address up through the shopper who owns it, so another
+shopper's address id raises ``Address.DoesNotExist`` exactly like a missing one.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+
+from .avatars import ALLOWED_FORMATS, validate_avatar
+from .models import Address, User
+from .phones import InvalidPhoneNumber, normalise_kenyan_phone
+
+
+def _normalised_phone(raw: str, *, required: bool) -> str:
+    """Return *raw* normalised, or raise ValidationError keyed ``phone``."""
+    if not required and not raw.strip():
+        return ""
+    try:
+        return normalise_kenyan_phone(raw)
+    except InvalidPhoneNumber as exc:
+        raise ValidationError({"phone": [exc.message]}) from exc
+
+
+def _delete_file_on_commit(storage, name: str) -> None:
+    """Delete a replaced upload once the new one is safely committed."""
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+@transaction.atomic
+def update_profile(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    avatar: File | None = None,
+    remove_avatar: bool = False,
+) -> User:
+    """Update the shopper's name, phone and avatar, and return the user.
+
+    The phone is stored normalised (``2547XXXXXXXX``) and may be blank. A new
+    *avatar* must pass ``validate_avatar`` and is stored under a random name
+    in ``avatars/``; *remove_avatar* clears it. A replaced or removed photo
+    is deleted from storage after the transaction commits. Raise
+    ValidationError and change nothing if any value is invalid.
+    """
+    phone = _normalised_phone(phone, required=False)
+    if avatar is not None:
+        try:
+            image_format = validate_avatar(avatar)
+        except ValidationError as exc:
+            raise ValidationError({"avatar": exc.error_list}) from exc
+        avatar.name = "avatar" + ALLOWED_FORMATS[image_format]
+    old_avatar = user.avatar.name
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    user.phone = phone
+    if avatar is not None:
+        user.avatar = avatar
+    elif remove_avatar:
+        user.avatar = ""
+    user.full_clean()
+    user.save(update_fields=["first_name", "last_name", "phone", "avatar"])
+    if old_avatar and old_avatar != user.avatar.name:
+        _delete_file_on_commit(user.avatar.storage, old_avatar)
+    return user
+
+
+def _lock_addresses_of(user: User) -> None:
+    """Serialise address writes per shopper by locking the user's row.
+
+    Two concurrent "first address" requests would otherwise both make their
+    address the default; the partial unique constraint is the backstop.
+    """
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+
+
+def _owned_address(user: User, address_id) -> Address:
+    """Return *user*'s address *address_id*, or raise Address.DoesNotExist."""
+    return Address.objects.get(user=user, pk=address_id)
+
+
+def _make_sole_default(address: Address) -> None:
+    """Clear the shopper's other default, then mark *address* (unsaved) default."""
+    Address.objects.filter(user_id=address.user_id, is_default=True).exclude(pk=address.pk).update(
+        is_default=False
+    )
+    address.is_default = True
+
+
+@transaction.atomic
+def create_address(
+    *,
+    user: User,
+    recipient_name: str,
+    phone: str,
+    county: int,
+    town: str,
+    street: str,
+    notes: str = "",
+    is_default: bool = False,
+) -> Address:
+    """Save a new delivery address for *user* and return it.
+
+    The shopper's first address (or any address while none is the default)
+    becomes the default; ``is_default=True`` moves the default to the new
+    one. Lock the user's row. Raise ValidationError for a bad phone, an
+    unknown county or missing fields; nothing is saved then.
+    """
+    _lock_addresses_of(user)
+    address = Address(
+        user=user,
+        recipient_name=recipient_name.strip(),
+        phone=_normalised_phone(phone, required=True),
+        county=county,
+        town=town.strip(),
+        street=street.strip(),
+        notes=notes.strip(),
+    )
+    has_default = Address.objects.filter(user=user, is_default=True).exists()
+    if is_default or not has_default:
+        _make_sole_default(address)
+    address.full_clean()
+    address.save()
+    return address
+
+
+@transaction.atomic
+def update_address(
+    *,
+    user: User,
+    address_id: int,
+    recipient_name: str,
+    phone: str,
+    county: int,
+    town: str,
+    street: str,
+    notes: str = "",
+) -> Address:
+    """Change the details of one of *user*'s addresses and return it.
+
+    Lock the user's row. Raise Address.DoesNotExist if the address is not
+    the user's, and ValidationError for invalid values (nothing is saved).
+    """
+    _lock_addresses_of(user)
+    address = _owned_address(user, address_id)
+    address.recipient_name = recipient_name.strip()
+    address.phone = _normalised_phone(phone, required=True)
+    address.county = county
+    address.town = town.strip()
+    address.street = street.strip()
+    address.notes = notes.strip()
+    address.full_clean()
+    address.save()
+    return address
+
+
+@transaction.atomic
+def delete_address(*, user: User, address_id: int) -> None:
+    """Delete one of *user*'s addresses.
+
+    If it was the default, the most recently updated remaining address
+    becomes the default. Lock the user's row. Raise Address.DoesNotExist if
+    the address is not the user's.
+    """
+    _lock_addresses_of(user)
+    address = _owned_address(user, address_id)
+    was_default = address.is_default
+    address.delete()
+    if was_default:
+        successor = Address.objects.filter(user=user).order_by("-updated", "-pk").first()
+        if successor is not None:
+            successor.is_default = True
+            successor.full_clean()
+            successor.save(update_fields=["is_default", "updated"])
+
+
+@transaction.atomic
+def set_default_address(*, user: User, address_id: int) -> Address:
+    """Make one of *user*'s addresses the default and return it.
+
+    Lock the user's row; the previous default stops being the default.
+    Raise Address.DoesNotExist if the address is not the user's.
+    """
+    _lock_addresses_of(user)
+    address = _owned_address(user, address_id)
+    if not address.is_default:
+        _make_sole_default(address)
+        address.full_clean()
+        address.save(update_fields=["is_default", "updated"])
+    return address
