@@ -50,19 +50,21 @@ def make_server(*, host: str, port: int, config: SimulatorConfig) -> SimulatorSe
 
 
 def start_simulator(
-    *, host: str = "127.0.0.1", port: int = 0, **config: Any
+    *, host: str = "127.0.0.1", port: int = 0, poll_interval: float = 0.05, **config: Any
 ) -> tuple[SimulatorServer, str]:
     """Start the simulator in a daemon thread and return ``(server, base_url)``.
 
     *config* takes any ``SimulatorConfig`` field (``callback_delay``,
     ``slow_seconds``, ``consumer_key``, ``consumer_secret``, ``passkey``,
     ``shortcode``, ``token_ttl``, ``invalidate_previous_tokens``,
-    ``timestamp_tolerance``, ``callback_timeout``). Call ``server.stop()`` when done.
+    ``timestamp_tolerance``, ``callback_timeout``). *poll_interval* bounds how
+    long ``server.stop()`` waits for the serving thread. Call ``server.stop()``
+    when done.
     """
     server = make_server(host=host, port=port, config=SimulatorConfig(**config))
     server.thread = threading.Thread(
         target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
+        kwargs={"poll_interval": poll_interval},
         name=f"daraja-simulator-{server.server_port}",
         daemon=True,
     )

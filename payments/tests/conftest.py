@@ -23,7 +23,7 @@ CREDENTIALS = {
     "passkey": "test-passkey-bfb279f9aa9bdbcf158e97dd71a467cd",
     "shortcode": "600123",
 }
-FAST = {"callback_delay": 0.1, "slow_seconds": 2.0, "callback_timeout": 2.0}
+FAST = {"callback_delay": 0.1, "slow_seconds": 2.0, "callback_timeout": 2.0, "poll_interval": 0.01}
 
 
 @dataclass
@@ -87,7 +87,7 @@ class CallbackReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self.thread.start()
 
