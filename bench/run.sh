@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# bench/run.sh: the shop's own benchmark in one command (see bench/README.md).
+#
+#   bash bench/run.sh [--products N] [--reuse-db] [--hello] [--redis [URL]]
+#                     [--port PORT] [--db NAME] [--only a,b] [--scenarios FILE] [--quick]
+#
+# Builds a PostgreSQL database (drop/create), migrates, seeds N products, builds the CSS,
+# collects static files, serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
+# then for every line of bench/scenarios.tsv: compressed bytes (HTML, CSS, JS), SQL queries
+# (cold/warm, in-process) and wrk figures via /work/shared/bench/run_wrk.sh. With --hello it
+# also measures bare Django (/work/shared/bench/hello_setup.sh) /items/ and /hello/ in the same
+# run. Prints a Markdown table and writes it to bench/results/<timestamp>/results.md and
+# bench/results/latest.md. Servers it started are stopped by PID at the end and on error.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+SHARED="${SHARED_BENCH:-/work/shared/bench}"
+export PERF_DIR="${PERF_DIR:-/tmp/perf}"
+PY="$ROOT/.venv/bin/python"
+SCENARIOS="$BENCH/scenarios.tsv"
+PG_HOST="${PGHOST:-127.0.0.1}" PG_PORT="${PGPORT:-5432}" PG_USER="${PGUSER:-postgres}"
+
+PRODUCTS=10000 REUSE=0 HELLO=0 REDIS="" PORT=8765 DB=storefront_bench ONLY="" QUICK=0
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --products) PRODUCTS="${2:?}"; shift ;;
+    --reuse-db) REUSE=1 ;;
+    --hello) HELLO=1 ;;
+    --redis) if [ -n "${2:-}" ] && [ "${2#--}" = "$2" ]; then REDIS="$2"; shift
+             else REDIS="redis://127.0.0.1:6379/0"; fi ;;
+    --port) PORT="${2:?}"; shift ;;
+    --db) DB="${2:?}"; shift ;;
+    --only) ONLY="${2:?}"; shift ;;
+    --scenarios) SCENARIOS="$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"; shift ;;
+    --quick) QUICK=1 ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown option $1" >&2; usage 2 ;;
+  esac
+  shift
+done
+HELLO_PORT=$((PORT + 1))
+# Only ever drop a database that is obviously a benchmark's.
+[[ "$DB" =~ ^[a-z_][a-z0-9_]*bench[a-z0-9_]*$ ]] || { echo "--db must be a plain name containing 'bench'" >&2; exit 2; }
+[[ "$PRODUCTS" =~ ^[0-9]+$ ]] || { echo "--products must be a number" >&2; exit 2; }
+
+if [ "$QUICK" = 1 ]; then export WRK_ARGS="-t2 -c16 -d3s"; REPEATS=1; else REPEATS=3; fi
+WRK_SHOWN="${WRK_ARGS:--t2 -c16 -d15s}"
+
+for tool in wrk curl psql; do command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
+[ -x "$PY" ] || { echo "needs the virtualenv at $ROOT/.venv" >&2; exit 1; }
+[ -x "$SHARED/run_wrk.sh" ] || { echo "needs $SHARED/run_wrk.sh" >&2; exit 1; }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+STAMP="$(date +%Y%m%d-%H%M%S)"
+RUN="$BENCH/results/$STAMP"
+mkdir -p "$RUN/wrk" "$PERF_DIR/logs" "$PERF_DIR/results"
+WORK="$PERF_DIR/$DB"            # media (pictures, thumbnails) of this benchmark database
+MEDIA="$WORK/media"
+SHOP_PIDFILE="$PERF_DIR/storefront-$PORT.pid"
+HELLO_PIDFILE="$PERF_DIR/hello-$HELLO_PORT.pid"
+log() { echo "== $(date +%H:%M:%S) $*"; }
+
+# ------------------------------------------------------------------ stop servers on any exit
+STARTED=()
+cleanup() {
+  local rc=$?
+  for f in "${STARTED[@]}"; do "$SHARED/stop_server.sh" "$f" || true; done
+  [ $rc -ne 0 ] && echo "bench/run.sh failed (exit $rc); partial results in $RUN" >&2
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------ the shop's environment
+if [ -n "$REDIS" ]; then CACHE_DESC="Redis $REDIS (key prefix storefront-bench-$DB)"
+else CACHE_DESC="per-process memory (no REDIS_URL)"; fi
+SHOP_ENV=(
+  DJANGO_SETTINGS_MODULE=storefront.settings
+  DEBUG=0
+  "SECRET_KEY=bench-$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  ALLOWED_HOSTS=127.0.0.1,localhost
+  SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+  SERVE_MEDIA=1 "MEDIA_ROOT=$MEDIA"
+  "SITE_URL=http://127.0.0.1:$PORT"
+  "DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
+  "REDIS_URL=$REDIS" "CACHE_KEY_PREFIX=storefront-bench-$DB"
+)
+shop() { (cd "$ROOT" && env "${SHOP_ENV[@]}" "$@"); }
+psql_q() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -Atqc "$1"; }
+
+cat >"$RUN/meta.json" <<JSON
+{"started": "$(date -Is)", "commit": "$(git -C "$ROOT" rev-parse --short HEAD)",
+ "dirty": $( [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] && echo true || echo false ),
+ "products": $PRODUCTS, "db": "$DB", "cache": "$CACHE_DESC", "wrk_args": "$WRK_SHOWN",
+ "repeats": $REPEATS, "cpus": $(nproc), "load_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
+ "quick": $( [ "$QUICK" = 1 ] && echo true || echo false ),
+ "only": [$( [ -n "$ONLY" ] && echo "\"${ONLY//,/\",\"}\"" )]}
+JSON
+
+# ------------------------------------------------------------------ scenarios
+LABELS=() SPECS=() EXTRAS=()
+while read -r label spec _targets extra; do
+  case "$label" in ''|'#'*) continue ;; esac
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$label,"* ]]; then continue; fi
+  LABELS+=("$label"); SPECS+=("$spec"); EXTRAS+=("${extra:-}")
+done <"$SCENARIOS"
+[ ${#LABELS[@]} -gt 0 ] || { echo "no scenarios selected" >&2; exit 2; }
+cp "$SCENARIOS" "$RUN/scenarios.tsv"
+
+# ------------------------------------------------------------------ database
+exists=$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$DB'")
+if [ "$REUSE" = 1 ] && [ "$exists" = 1 ]; then
+  log "reusing database $DB"
+else
+  log "creating database $DB (drop if it exists) and a fresh media folder $MEDIA"
+  psql_q "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)"
+  psql_q "CREATE DATABASE \"$DB\""
+  rm -rf -- "$MEDIA"
+fi
+mkdir -p "$MEDIA"
+log "migrate"
+shop "$PY" manage.py migrate --noinput -v0
+have=$(shop "$PY" manage.py shell -v0 -c \
+  'from shop.models import Product; print(Product.objects.filter(slug__startswith="bench-").count())' | tail -1)
+if [ "$REUSE" = 1 ] && [ "$have" -ge "$PRODUCTS" ]; then
+  log "already seeded: $have synthetic products (--reuse-db), skipping seed_demo"
+else
+  log "seed_demo --products $PRODUCTS (have $have)"
+  t0=$SECONDS
+  shop "$PY" manage.py seed_demo --products "$PRODUCTS"
+  echo "seeding took $((SECONDS - t0)) s"
+fi
+
+# Fresh bulk inserts leave the planner without statistics until autovacuum gets to them
+# (minutes later, at random): without this, e.g. search ignores its GIN index (0.1 ms -> 350 ms).
+log "VACUUM ANALYZE (planner statistics for the freshly seeded tables)"
+psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -v ON_ERROR_STOP=1 -qc "VACUUM ANALYZE"
+
+# ------------------------------------------------------------------ CSS and static files
+log "build CSS and collectstatic"
+(cd "$ROOT" && .venv/bin/python scripts/tw_sources.py \
+   && .venv/bin/tailwindcss -i tailwind/input.css -o static/css/app.css --minify) >"$RUN/css-build.log" 2>&1 \
+  || { cat "$RUN/css-build.log" >&2; exit 1; }
+shop "$PY" manage.py collectstatic --noinput -v0
+
+# ------------------------------------------------------------------ helpers
+WRK_TSV="$RUN/wrk.tsv"; : >"$WRK_TSV"
+bench_page() {  # LABEL PORT PATH [wrk args...]
+  local label="$1" port="$2" path="$3"; shift 3
+  local out
+  if ! out=$("$SHARED/run_wrk.sh" "$port" "$path" "storefront-$label" "$REPEATS" -- "$@" 2>&1); then
+    echo "$out"; echo "run_wrk.sh failed for $label" >&2
+    printf '%s\t%s\terror\t–\t–\t–\t–\t–\t%s\n' "$label" "$path" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WRK_TSV"
+    return 0
+  fi
+  echo "$out" | grep -v '^# uptime'
+  local probe med
+  probe=$(echo "$out" | sed -n 's/.*-> HTTP \([0-9]*\).*/\1/p' | head -1)
+  med=$(echo "$out" | grep '^MEDIAN' | tail -1)
+  # MEDIAN <label> <rps> <p50> <p99> runs_rps=a,b,c non2xx=x,y,z
+  echo "$med" | awk -F'\t' -v l="$label" -v p="$path" -v pr="$probe" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    { for (i = 1; i <= NF; i++) gsub(/^ +| +$/, "", $i)
+      runs = $6; sub(/^runs_rps=/, "", runs); bad = $7; sub(/^non2xx=/, "", bad)
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, p, pr, $3, $4, $5, runs, bad, la }' >>"$WRK_TSV"
+  cp "$PERF_DIR/results/storefront-$label"-*.txt "$RUN/wrk/" 2>/dev/null || true
+}
+
+# ------------------------------------------------------------------ bare Django reference
+if [ "$HELLO" = 1 ]; then
+  log "bare Django reference (hello_setup.sh $HELLO_PORT)"
+  if [ -s "$HELLO_PIDFILE" ]; then "$SHARED/stop_server.sh" "$HELLO_PIDFILE"; fi
+  if port_busy "$HELLO_PORT"; then echo "port $HELLO_PORT is in use; pick another --port" >&2; exit 1; fi
+  STARTED+=("$HELLO_PIDFILE")
+  if "$SHARED/hello_setup.sh" "$HELLO_PORT"; then
+    "$PY" "$BENCH/measure.py" bytes "http://127.0.0.1:$HELLO_PORT/" "$RUN/bytes-hello.jsonl" \
+      bare-items=/items/ bare-hello=/hello/ >/dev/null
+    bench_page bare-items "$HELLO_PORT" /items/
+    bench_page bare-hello "$HELLO_PORT" /hello/
+  else
+    echo "hello_setup.sh failed: no bare Django rows in this run" >&2
+  fi
+  "$SHARED/stop_server.sh" "$HELLO_PIDFILE"
+fi
+
+# ------------------------------------------------------------------ the shop
+log "start the shop: gunicorn storefront.wsgi on 127.0.0.1:$PORT"
+if [ -s "$SHOP_PIDFILE" ]; then "$SHARED/stop_server.sh" "$SHOP_PIDFILE"; fi  # left by an aborted run
+if port_busy "$PORT"; then echo "port $PORT is in use; pick another --port" >&2; exit 1; fi
+STARTED+=("$SHOP_PIDFILE")
+source "$SHARED/common.sh"  # start_gunicorn: the same gunicorn flags as the reference servers
+start_gunicorn "$ROOT/.venv" "$ROOT" storefront.wsgi "$PORT" storefront "${SHOP_ENV[@]}"
+kill -0 "$(cat "$SHOP_PIDFILE")" 2>/dev/null || { tail -30 "$PERF_DIR/logs/storefront-$PORT.log" >&2; exit 1; }
+
+log "prime every page once (thumbnails are generated on first view) and check the status"
+for i in "${!LABELS[@]}"; do
+  spec="${SPECS[$i]}"; [ "${spec#POST:}" != "$spec" ] && continue
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 120 "http://127.0.0.1:$PORT$spec")
+  echo "  ${LABELS[$i]} $spec -> HTTP $code"
+done
+
+GET_ITEMS=(); ALL_ITEMS=()
+for i in "${!LABELS[@]}"; do
+  ALL_ITEMS+=("${LABELS[$i]}=${SPECS[$i]}")
+  [ "${SPECS[$i]#POST:}" = "${SPECS[$i]}" ] && GET_ITEMS+=("${LABELS[$i]}=${SPECS[$i]}")
+done
+log "compressed bytes per page"
+"$PY" "$BENCH/measure.py" bytes "http://127.0.0.1:$PORT/" "$RUN/bytes.jsonl" "${GET_ITEMS[@]}"
+[ -f "$RUN/bytes-hello.jsonl" ] && cat "$RUN/bytes-hello.jsonl" >>"$RUN/bytes.jsonl"
+log "SQL queries per page (fresh process per page: cold request, then warm)"
+shop "$PY" "$BENCH/measure.py" queries "$RUN/queries.jsonl" "${ALL_ITEMS[@]}"
+
+post_lua() {  # LABEL BODY -> path of a wrk script POSTing BODY with a CSRF cookie + token
+  local lua="$RUN/post-$1.lua"
+  cat >"$lua" <<LUA
+-- generated by bench/run.sh: POST a form as a new visitor (no session cookie), passing
+-- Django's CSRF check with a fixed secret sent as cookie and form field (as basket_add.lua)
+local token = "benchbenchbenchbenchbenchbench12"
+wrk.method = "POST"
+wrk.body = "csrfmiddlewaretoken=" .. token .. "&${2:-quantity=1}"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "csrftoken=" .. token
+LUA
+  echo "$lua"
+}
+for i in "${!LABELS[@]}"; do
+  spec="${SPECS[$i]}" extra="${EXTRAS[$i]}"
+  log "wrk ${LABELS[$i]} ${spec}"
+  if [ "${spec#POST:}" != "$spec" ]; then  # POST:/path|form-body
+    spec="${spec#POST:}"; body=""; [ "${spec#*|}" != "$spec" ] && body="${spec#*|}"
+    spec="${spec%%|*}"
+    [[ " $extra " == *" -s "* ]] || extra="-s $(post_lua "${LABELS[$i]}" "$body") $extra"
+  fi
+  # shellcheck disable=SC2086  # extra wrk args are words from scenarios.tsv
+  bench_page "${LABELS[$i]}" "$PORT" "$spec" $extra
+done
+cp "$PERF_DIR/logs/storefront-$PORT.log" "$RUN/gunicorn.log" 2>/dev/null || true
+errors=$(grep -c -E 'Traceback|ERROR' "$RUN/gunicorn.log" 2>/dev/null || true)
+[ "${errors:-0}" != 0 ] && echo "!! $errors error lines in the gunicorn log: $RUN/gunicorn.log"
+"$SHARED/stop_server.sh" "$SHOP_PIDFILE"
+
+# ------------------------------------------------------------------ report
+"$PY" - "$RUN/meta.json" <<'PY'
+import json, sys
+p = sys.argv[1]; m = json.load(open(p))
+m["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+json.dump(m, open(p, "w"))
+PY
+echo
+"$PY" "$BENCH/measure.py" report "$RUN" "$RUN/scenarios.tsv"
+cp "$RUN/results.md" "$BENCH/results/latest.md"
+echo
+echo "written: $RUN/results.md (and bench/results/latest.md); raw wrk output in $RUN/wrk/"
