@@ -502,3 +502,65 @@ def test_non_int_amount_is_refused_before_calling_daraja(sim, amount):
         push(amount=amount)
 
     assert sim.tokens_issued() == 0
+
+
+# Result codes -> shopper messages (mpesa.md §5) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "can_retry", "wait", "alert_ops", "phrase"),
+    [
+        (0, "paid", False, 0, False, "Paid"),
+        (1, "failed", True, 0, False, "top up"),
+        (2, "failed", False, 0, True, "another way"),
+        (3, "failed", False, 0, False, "card"),
+        (4, "failed", False, 0, False, "daily"),
+        (8, "failed", False, 0, True, "unavailable"),
+        (17, "failed", True, 120, False, "2 minutes"),
+        (26, "failed", True, 30, False, "busy"),
+        (1001, "failed", True, 60, False, "open M-Pesa prompt"),
+        (1019, "failed", True, 0, False, "expired"),
+        (1025, "failed", True, 0, True, "reach your phone"),
+        (1032, "failed", True, 0, False, "cancelled"),
+        (1037, "failed", True, 0, False, "*234#"),
+        (2001, "failed", True, 0, False, "Wrong M-Pesa PIN"),
+        (2028, "failed", False, 0, True, "unavailable"),
+        ("SFC_IC0003", "failed", False, 0, True, "unavailable"),
+        (8006, "failed", False, 0, False, "100 or 200"),
+        (9999, "failed", True, 0, False, "went wrong"),
+        (None, "pending", False, 0, False, "PIN"),
+        (424242, "failed", True, 0, True, "went wrong"),
+    ],
+)
+def test_result_codes_map_to_shopper_messages_and_retry_advice(
+    code, status, can_retry, wait, alert_ops, phrase
+):
+    """Each §5 code has its message, retry advice and ops flag; unknown codes alert ops."""
+    advice = describe_result(code=code)
+
+    assert advice.status == status
+    assert advice.can_retry is can_retry
+    assert advice.retry_after_seconds == wait
+    assert advice.alert_ops is alert_ops
+    assert phrase.lower() in advice.shopper_message.lower()
+
+
+def test_query_string_codes_mean_the_same_as_callback_integers():
+    """"1032" from a query and 1032 from a callback give the same advice."""
+    assert describe_result(code="1032") == describe_result(code=1032)
+    assert describe_result(code=" 0 ").status == "paid"
+
+
+def test_success_message_names_the_receipt():
+    """The paid message shows the M-Pesa receipt when known."""
+    assert describe_result(code=0, receipt="NLJ7RT61SV").shopper_message == (
+        "Paid, receipt NLJ7RT61SV."
+    )
+
+
+def test_limited_retries_for_wrong_pin_and_generic_failures():
+    """Wrong PIN may be retried a few times; 9999 and 1025 once."""
+    assert describe_result(code=2001).max_retries == 3
+    assert describe_result(code=9999).max_retries == 1
+    assert describe_result(code=1025).max_retries == 1
+    assert describe_result(code=1032).max_retries is None
