@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -161,6 +162,27 @@ def test_string_expires_in_is_parsed_as_a_number(sim_with):
     assert daraja.get_access_token(now=t0 + timedelta(seconds=299)) == first
     assert daraja.get_access_token(now=t0 + timedelta(seconds=301)) != first
     assert sim.tokens_issued() == 2
+
+
+def test_concurrent_workers_fetch_a_single_token(sim):
+    """Eight threads needing a token at once fetch it once (the cache lock works);
+    without the lock each fetch would invalidate the one before."""
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def worker() -> None:
+        barrier.wait()
+        tokens.append(daraja.get_access_token())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert len(tokens) == 8
+    assert len(set(tokens)) == 1
+    assert sim.tokens_issued() == 1
 
 
 def test_invalid_token_is_refreshed_once_and_the_push_retried(sim):
