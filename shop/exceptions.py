@@ -27,3 +27,29 @@ class NotEnoughStock(CartError):
     def __init__(self, message: str, *, available: int):
         super().__init__(message)
         self.available = available
+
+
+class CheckoutError(ShopError):
+    """The order could not be placed; nothing was reserved."""
+
+
+class EmptyCart(CheckoutError):
+    """There is nothing to order."""
+
+
+class InsufficientStock(CheckoutError):
+    """Some lines ask for more than is available; lists every short line."""
+
+    def __init__(self, shortages: list[tuple[str, int, int]]):
+        self.shortages = shortages  # (item, wanted, available)
+        parts = [
+            f"{item}: only {available} left (you asked for {wanted})"
+            if available
+            else f"{item}: sold out"
+            for item, wanted, available in shortages
+        ]
+        super().__init__("Some items are short of stock — " + "; ".join(parts) + ".")
+
+
+class IllegalTransition(ShopError):
+    """An order status change that the rules do not allow."""

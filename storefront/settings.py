@@ -171,6 +171,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 
@@ -228,7 +229,7 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -251,6 +252,11 @@ LOGGING = {
 # SHOP
 CURRENCY = "KES"
 PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
+CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
+# Unpaid orders expire (and release their stock) after this many minutes.
+ORDER_PAYMENT_MINUTES = env_int("ORDER_PAYMENT_MINUTES", 30)
+# Delivery fee for counties in no delivery zone, when no fallback zone exists.
+DEFAULT_DELIVERY_FEE = env("DEFAULT_DELIVERY_FEE", "500")
 
 # M-PESA (Daraja STK Push). "simulator" talks to the built-in Daraja
 # simulator (payments/simulator) on MPESA_BASE_URL; "sandbox" and

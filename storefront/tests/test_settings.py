@@ -52,6 +52,7 @@ def test_debug_runs_with_laptop_defaults():
         ("SESSION_COOKIE_SECURE", True),
         ("CSRF_COOKIE_SECURE", True),
         ("SECURE_HSTS_SECONDS", 31536000),
+        ("SECURE_HSTS_PRELOAD", True),
     ],
 )
 def test_production_security_is_on_by_default(setting, expected):

@@ -1,0 +1,43 @@
+"""The shop's models, one module per domain."""
+
+from .cart import Cart, CartLine, RecentlyViewed, WishlistItem
+from .catalogue import (
+    MONEY,
+    Attribute,
+    AttributeValue,
+    Banner,
+    BannerQuerySet,
+    Brand,
+    Category,
+    Product,
+    ProductImage,
+    ProductQuerySet,
+    ProductSpecification,
+    ProductVariant,
+    TimeStampedModel,
+)
+from .orders import DeliveryZone, Order, OrderEvent, OrderLine
+
+__all__ = [
+    "MONEY",
+    "Attribute",
+    "AttributeValue",
+    "Banner",
+    "BannerQuerySet",
+    "Brand",
+    "Cart",
+    "CartLine",
+    "Category",
+    "DeliveryZone",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "Product",
+    "ProductImage",
+    "ProductQuerySet",
+    "ProductSpecification",
+    "ProductVariant",
+    "RecentlyViewed",
+    "TimeStampedModel",
+    "WishlistItem",
+]

@@ -1,0 +1,311 @@
+"""Business rules of orders: delivery fees, placing, paying and expiring.
+
+Stock moves with the order (on hand / allocated):
+
+==========================================  =========  =========
+event                                       on hand    allocated
+==========================================  =========  =========
+placed (awaiting payment)                   —          + q
+expired, cancelled or refunded before ship  —          − q
+shipped                                     − q        − q
+==========================================  =========  =========
+
+Every change locks rows through ``shop.locks`` (orders before variants, each
+in primary-key order) and updates with ``F()``; the database constraints
+``0 ≤ allocated ≤ on hand`` are the backstop.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import locks
+from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock
+from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
+from ..money import quantize, whole_shillings
+
+logger = logging.getLogger(__name__)
+Status = Order.Status
+
+#: The order state machine: each status and the statuses it may move to.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.AWAITING_PAYMENT: {Status.PAID, Status.EXPIRED, Status.CANCELLED},
+    Status.PAID: {Status.PACKED, Status.CANCELLATION_REQUESTED, Status.REFUNDED},
+    Status.PACKED: {Status.SHIPPED, Status.CANCELLATION_REQUESTED, Status.REFUNDED},
+    Status.SHIPPED: {Status.OUT_FOR_DELIVERY, Status.DELIVERED},
+    Status.OUT_FOR_DELIVERY: {Status.DELIVERED},
+    Status.CANCELLATION_REQUESTED: {Status.REFUNDED, Status.PAID},
+    Status.EXPIRED: set(),
+    Status.CANCELLED: set(),
+    Status.DELIVERED: set(),
+    Status.REFUNDED: set(),
+}
+#: Moves that end an order's hold on stock without shipping it.
+RELEASING = {Status.EXPIRED, Status.CANCELLED, Status.REFUNDED}
+
+
+# Delivery -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryQuote:
+    zone: str
+    fee: Decimal
+    free_over: Decimal | None
+    delivery_days: str
+
+
+def delivery_quote(*, county: str, subtotal: Decimal) -> DeliveryQuote:
+    """Return the delivery fee for *county* and an order *subtotal*.
+
+    Uses the zone that lists the county, else the fallback zone, else the
+    ``DEFAULT_DELIVERY_FEE`` setting.
+    """
+    zones = list(DeliveryZone.objects.all())
+    zone = next((z for z in zones if county in (z.counties or [])), None)
+    zone = zone or next((z for z in zones if z.is_fallback), None)
+    if zone is None:
+        fee = quantize(getattr(settings, "DEFAULT_DELIVERY_FEE", Decimal("500")))
+        return DeliveryQuote(zone="Standard", fee=fee, free_over=None, delivery_days="")
+    free = zone.free_over is not None and subtotal >= zone.free_over
+    return DeliveryQuote(
+        zone=zone.name,
+        fee=Decimal("0.00") if free else quantize(zone.fee),
+        free_over=zone.free_over,
+        delivery_days=zone.delivery_days,
+    )
+
+
+# Placing an order -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryAddress:
+    recipient_name: str
+    phone: str
+    county: str
+    town: str
+    street: str = ""
+    landmark: str = ""
+
+
+def payment_window() -> timedelta:
+    return timedelta(minutes=getattr(settings, "ORDER_PAYMENT_MINUTES", 30))
+
+
+@transaction.atomic
+def place_order(
+    *,
+    cart: Cart,
+    email: str,
+    phone: str,
+    address: DeliveryAddress,
+    user=None,
+    now: datetime | None = None,
+) -> Order:
+    """Reserve the cart's stock and create an order awaiting payment.
+
+    In one transaction: lock the variants' rows in primary-key order, check
+    every line (raising one InsufficientStock that lists every short line,
+    reserving nothing), allocate the stock, create the Order with price
+    snapshots and Decimal totals, and empty the cart. Payment is asked for
+    after this commits, never while the rows are locked. Raises EmptyCart
+    when there is nothing to order.
+    """
+    now = now or timezone.now()
+    cart_lines = list(cart.lines.order_by("variant_id"))
+    if not cart_lines:
+        raise EmptyCart("Your cart is empty.")
+    variants = locks.lock_variants(line.variant_id for line in cart_lines)
+    shortages = []
+    for line in cart_lines:
+        variant = variants.get(line.variant_id)
+        sellable = variant is not None and variant.is_active and variant.product.is_active
+        available = variant.stock_available if sellable else 0
+        if line.quantity > available:
+            label = str(variant) if variant is not None else "An item"
+            shortages.append((label, line.quantity, available))
+    if shortages:
+        raise InsufficientStock(shortages)
+
+    subtotal = sum(
+        (quantize(variants[line.variant_id].price * line.quantity) for line in cart_lines),
+        Decimal("0.00"),
+    )
+    quote = delivery_quote(county=address.county, subtotal=subtotal)
+    total = quantize(subtotal + quote.fee)
+    order = Order(
+        user=user if user is not None and user.is_authenticated else None,
+        email=email,
+        phone=phone,
+        recipient_name=address.recipient_name,
+        recipient_phone=address.phone,
+        county=address.county,
+        town=address.town,
+        street=address.street,
+        landmark=address.landmark,
+        subtotal=subtotal,
+        delivery_fee=quote.fee,
+        total=total,
+        amount_payable=whole_shillings(total),
+        expires_at=now + payment_window(),
+    )
+    order.full_clean()
+    order.save()
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                variant=variants[line.variant_id],
+                product_name=variants[line.variant_id].product.name,
+                variant_name=variants[line.variant_id].name,
+                sku=variants[line.variant_id].sku,
+                unit_price=variants[line.variant_id].price,
+                quantity=line.quantity,
+                line_total=quantize(variants[line.variant_id].price * line.quantity),
+            )
+            for line in cart_lines
+        ]
+    )
+    for line in cart_lines:
+        ProductVariant.objects.filter(pk=line.variant_id).update(
+            stock_allocated=F("stock_allocated") + line.quantity
+        )
+    OrderEvent.objects.create(order=order, to_status=order.status, note="Order placed", actor=None)
+    cart.lines.all().delete()
+    _after_commit_email(order, "received")
+    _schedule_expiry(order)
+    return order
+
+
+def _after_commit_email(order: Order, kind: str) -> None:
+    from ..tasks import send_order_email
+
+    order_id = order.pk
+    transaction.on_commit(lambda: send_order_email.enqueue(order_id, kind))
+
+
+def _schedule_expiry(order: Order) -> None:
+    from ..tasks import expire_order_task
+
+    order_id, when = order.pk, order.expires_at
+    transaction.on_commit(lambda: expire_order_task.using(run_after=when).enqueue(order_id))
+
+
+# Status changes -------------------------------------------------------------
+
+
+def _release_stock(order: Order) -> None:
+    """End the order's hold on stock, once."""
+    if order.stock_released:
+        return
+    for line in order.lines.exclude(variant=None).order_by("variant_id"):
+        ProductVariant.objects.filter(pk=line.variant_id).update(
+            stock_allocated=F("stock_allocated") - line.quantity
+        )
+    order.stock_released = True
+
+
+def _ship_stock(order: Order) -> None:
+    """Take shipped units off the shelf and out of the allocation, once."""
+    if order.stock_released:
+        return
+    for line in order.lines.exclude(variant=None).order_by("variant_id"):
+        ProductVariant.objects.filter(pk=line.variant_id).update(
+            stock_allocated=F("stock_allocated") - line.quantity,
+            stock_on_hand=F("stock_on_hand") - line.quantity,
+        )
+    order.stock_released = True
+
+
+def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
+    """Apply a status change to a locked *order*, with its stock and history."""
+    if to not in TRANSITIONS.get(order.status, set()):
+        raise IllegalTransition(
+            f"Order {order.number} can't go from {Status(order.status).label.lower()} "
+            f"to {Status(to).label.lower()}."
+        )
+    variant_ids = list(order.lines.exclude(variant=None).values_list("variant_id", flat=True))
+    if to in RELEASING or to == Status.SHIPPED:
+        locks.lock_variants(variant_ids)
+    if to in RELEASING:
+        _release_stock(order)
+    elif to == Status.SHIPPED:
+        _ship_stock(order)
+    from_status = order.status
+    order.status = to
+    order.save(update_fields=["status", "stock_released", "paid_at", "updated"])
+    OrderEvent.objects.create(
+        order=order, from_status=from_status, to_status=to, note=note[:300], actor=actor
+    )
+    return order
+
+
+@transaction.atomic
+def change_order_status(*, order_id: int, to: str, actor=None, note: str = "") -> Order:
+    """Move an order to status *to*, or raise IllegalTransition.
+
+    Locks the order (and the variants when stock moves). Writes an
+    OrderEvent with who and when.
+    """
+    return _move(locks.lock_order(order_id), to, actor=actor, note=note)
+
+
+@transaction.atomic
+def mark_order_paid(
+    *, order_id: int, amount: Decimal, reference: str, paid_at: datetime | None = None
+) -> str:
+    """Record an M-Pesa payment against an order; return what happened.
+
+    Locks the order. Returns ``"paid"`` when the order moved to paid,
+    ``"already_paid"`` when it was paid before, ``"amount_mismatch"`` when
+    the amount differs from what was asked (the order is left as it was),
+    or ``"not_open"`` when the order had expired or was cancelled. Only
+    ``"paid"`` changes the order; the caller flags the rest for staff.
+    """
+    order = locks.lock_order(order_id)
+    if order.status != Status.AWAITING_PAYMENT:
+        if order.status in (Status.EXPIRED, Status.CANCELLED):
+            return "not_open"
+        return "already_paid"
+    if Decimal(amount) != Decimal(order.amount_payable):
+        return "amount_mismatch"
+    order.paid_at = paid_at or timezone.now()
+    _move(order, Status.PAID, note=f"Paid by M-Pesa, receipt {reference}" if reference else "Paid")
+    for line in order.lines.exclude(variant=None):
+        Product.objects.filter(variants=line.variant_id).update(
+            units_sold=F("units_sold") + line.quantity
+        )
+    _after_commit_email(order, "paid")
+    return "paid"
+
+
+@transaction.atomic
+def expire_order(*, order_id: int, now: datetime | None = None) -> bool:
+    """Expire an unpaid order whose time is up and release its stock, once.
+
+    Locks the order; a payment recorded first wins. Return True if the order
+    expired now.
+    """
+    order = locks.lock_order(order_id)
+    now = now or timezone.now()
+    if order.status != Status.AWAITING_PAYMENT or (order.expires_at and order.expires_at > now):
+        return False
+    _move(order, Status.EXPIRED, note="Not paid in time; stock released")
+    logger.info("Order %s expired", order.number)
+    return True
+
+
+def expire_overdue_orders(*, now: datetime | None = None) -> int:
+    """Expire every unpaid order past its time; return how many expired."""
+    now = now or timezone.now()
+    overdue = Order.objects.filter(
+        status=Status.AWAITING_PAYMENT, expires_at__lte=now
+    ).values_list("pk", flat=True)
+    return sum(expire_order(order_id=pk, now=now) for pk in list(overdue))
