@@ -1,6 +1,7 @@
 """Test-wide set-up: production-like settings (see [tool.pytest] env) with test tweaks."""
 
 import pytest
+from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +14,7 @@ def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    cache.clear()  # no test sees another's cached category tree or facets
 
 
 @pytest.fixture(scope="session")

@@ -22,14 +22,18 @@ commands = {
 }
 if (ROOT / "payments" / "simulator" / "__main__.py").exists():
     commands["daraja-simulator"] = [
-        python, "-m", "payments.simulator", "--host", "127.0.0.1", "--port", simulator_port,
+        python,
+        "-m",
+        "payments.simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        simulator_port,
     ]
 
 
 def main() -> int:
-    processes = {
-        name: subprocess.Popen(command, cwd=ROOT) for name, command in commands.items()
-    }
+    processes = {name: subprocess.Popen(command, cwd=ROOT) for name, command in commands.items()}
     print(f"Started: {', '.join(processes)}", flush=True)
     try:
         while True:

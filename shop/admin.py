@@ -178,5 +178,3 @@ class BannerAdmin(admin.ModelAdmin):
     list_editable = ("is_active", "sort_order")
     list_filter = ("placement", "is_active")
     search_fields = ("title", "subtitle")
-
-

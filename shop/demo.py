@@ -11,7 +11,7 @@ import random
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw
@@ -23,6 +23,7 @@ from .models import (
     Banner,
     Brand,
     Category,
+    DeliveryZone,
     Product,
     ProductImage,
     ProductSpecification,
@@ -72,31 +73,256 @@ ATTRIBUTES = {
 
 # (name, brand, category, base price, options, specs, flags)
 PHONES = [
-    ("Samsung Galaxy A15", "Samsung", 18999, ["128 GB", "256 GB"], ["Black", "Light Blue"], "6.5\" Super AMOLED", "5000 mAh", "Helio G99"),
-    ("Samsung Galaxy A25 5G", "Samsung", 29999, ["128 GB", "256 GB"], ["Blue Black", "Yellow"], "6.5\" Super AMOLED 120Hz", "5000 mAh", "Exynos 1280"),
-    ("Samsung Galaxy A55 5G", "Samsung", 52999, ["128 GB", "256 GB"], ["Awesome Navy", "Awesome Lilac"], "6.6\" Super AMOLED 120Hz", "5000 mAh", "Exynos 1480"),
-    ("Samsung Galaxy S24", "Samsung", 104999, ["256 GB", "512 GB"], ["Onyx Black", "Marble Grey"], "6.2\" Dynamic AMOLED 2X", "4000 mAh", "Exynos 2400"),
-    ("Samsung Galaxy S24 Ultra", "Samsung", 164999, ["256 GB", "512 GB"], ["Titanium Black", "Titanium Grey"], "6.8\" Dynamic AMOLED 2X", "5000 mAh", "Snapdragon 8 Gen 3"),
-    ("Samsung Galaxy Z Flip6", "Samsung", 149999, ["256 GB"], ["Mint", "Silver Shadow"], "6.7\" foldable AMOLED", "4000 mAh", "Snapdragon 8 Gen 3"),
-    ("iPhone 13", "Apple", 84999, ["128 GB", "256 GB"], ["Midnight", "Starlight"], "6.1\" Super Retina XDR", "3240 mAh", "A15 Bionic"),
-    ("iPhone 15", "Apple", 119999, ["128 GB", "256 GB"], ["Black", "Blue", "Pink"], "6.1\" Super Retina XDR", "3349 mAh", "A16 Bionic"),
-    ("iPhone 15 Pro Max", "Apple", 189999, ["256 GB", "512 GB"], ["Natural Titanium", "Black Titanium"], "6.7\" Super Retina XDR ProMotion", "4441 mAh", "A17 Pro"),
-    ("iPhone 16", "Apple", 134999, ["128 GB", "256 GB"], ["Ultramarine", "Teal", "Black"], "6.1\" Super Retina XDR", "3561 mAh", "A18"),
-    ("Tecno Spark 20", "Tecno", 14499, ["128 GB", "256 GB"], ["Gravity Black", "Cyber White"], "6.6\" HD+ 90Hz", "5000 mAh", "Helio G85"),
-    ("Tecno Spark 20 Pro+", "Tecno", 24999, ["256 GB"], ["Temporal Orbits", "Lunar Frost"], "6.78\" curved AMOLED", "5000 mAh", "Helio G99 Ultimate"),
-    ("Tecno Camon 30", "Tecno", 32999, ["256 GB", "512 GB"], ["Basaltic Dark", "Uyuni Salt White"], "6.78\" AMOLED 120Hz", "5000 mAh", "Helio G99 Ultimate"),
-    ("Tecno Pova 6 Pro", "Tecno", 34999, ["256 GB"], ["Meteorite Grey", "Comet Green"], "6.78\" AMOLED 120Hz", "6000 mAh", "Dimensity 6080"),
-    ("Infinix Hot 40i", "Infinix", 13499, ["128 GB", "256 GB"], ["Starlit Black", "Palm Blue"], "6.56\" HD+ 90Hz", "5000 mAh", "Unisoc T606"),
-    ("Infinix Hot 40 Pro", "Infinix", 21999, ["256 GB"], ["Starfall Green", "Horizon Gold"], "6.78\" FHD+ 120Hz", "5000 mAh", "Helio G99"),
-    ("Infinix Note 40 Pro", "Infinix", 33999, ["256 GB"], ["Vintage Green", "Titan Gold"], "6.78\" curved AMOLED", "5000 mAh", "Helio G99 Ultimate"),
-    ("Infinix Zero 40 5G", "Infinix", 47999, ["256 GB", "512 GB"], ["Violet Garden", "Rock Black"], "6.78\" AMOLED 144Hz", "5000 mAh", "Dimensity 8200"),
-    ("Xiaomi Redmi 13C", "Xiaomi", 12999, ["128 GB", "256 GB"], ["Midnight Black", "Navy Blue"], "6.74\" HD+ 90Hz", "5000 mAh", "Helio G85"),
-    ("Xiaomi Redmi Note 13", "Xiaomi", 23999, ["128 GB", "256 GB"], ["Midnight Black", "Ice Blue"], "6.67\" AMOLED 120Hz", "5000 mAh", "Snapdragon 685"),
-    ("Xiaomi Redmi Note 13 Pro+", "Xiaomi", 49999, ["256 GB", "512 GB"], ["Aurora Purple", "Moonlight White"], "6.67\" curved AMOLED", "5000 mAh", "Dimensity 7200 Ultra"),
-    ("Xiaomi 14T", "Xiaomi", 69999, ["256 GB", "512 GB"], ["Titan Gray", "Titan Blue"], "6.67\" AMOLED 144Hz", "5000 mAh", "Dimensity 8300 Ultra"),
-    ("Oppo A18", "Oppo", 14999, ["128 GB"], ["Glowing Black", "Glowing Blue"], "6.56\" HD+ 90Hz", "5000 mAh", "Helio G85"),
-    ("Oppo Reno 12 F", "Oppo", 39999, ["256 GB"], ["Matte Grey", "Olive Green"], "6.67\" AMOLED 120Hz", "5000 mAh", "Dimensity 6300"),
-    ("Nokia G42 5G", "Nokia", 24999, ["128 GB"], ["So Grey", "So Purple"], "6.56\" HD+ 90Hz", "5000 mAh", "Snapdragon 480+"),
+    (
+        "Samsung Galaxy A15",
+        "Samsung",
+        18999,
+        ["128 GB", "256 GB"],
+        ["Black", "Light Blue"],
+        '6.5" Super AMOLED',
+        "5000 mAh",
+        "Helio G99",
+    ),
+    (
+        "Samsung Galaxy A25 5G",
+        "Samsung",
+        29999,
+        ["128 GB", "256 GB"],
+        ["Blue Black", "Yellow"],
+        '6.5" Super AMOLED 120Hz',
+        "5000 mAh",
+        "Exynos 1280",
+    ),
+    (
+        "Samsung Galaxy A55 5G",
+        "Samsung",
+        52999,
+        ["128 GB", "256 GB"],
+        ["Awesome Navy", "Awesome Lilac"],
+        '6.6" Super AMOLED 120Hz',
+        "5000 mAh",
+        "Exynos 1480",
+    ),
+    (
+        "Samsung Galaxy S24",
+        "Samsung",
+        104999,
+        ["256 GB", "512 GB"],
+        ["Onyx Black", "Marble Grey"],
+        '6.2" Dynamic AMOLED 2X',
+        "4000 mAh",
+        "Exynos 2400",
+    ),
+    (
+        "Samsung Galaxy S24 Ultra",
+        "Samsung",
+        164999,
+        ["256 GB", "512 GB"],
+        ["Titanium Black", "Titanium Grey"],
+        '6.8" Dynamic AMOLED 2X',
+        "5000 mAh",
+        "Snapdragon 8 Gen 3",
+    ),
+    (
+        "Samsung Galaxy Z Flip6",
+        "Samsung",
+        149999,
+        ["256 GB"],
+        ["Mint", "Silver Shadow"],
+        '6.7" foldable AMOLED',
+        "4000 mAh",
+        "Snapdragon 8 Gen 3",
+    ),
+    (
+        "iPhone 13",
+        "Apple",
+        84999,
+        ["128 GB", "256 GB"],
+        ["Midnight", "Starlight"],
+        '6.1" Super Retina XDR',
+        "3240 mAh",
+        "A15 Bionic",
+    ),
+    (
+        "iPhone 15",
+        "Apple",
+        119999,
+        ["128 GB", "256 GB"],
+        ["Black", "Blue", "Pink"],
+        '6.1" Super Retina XDR',
+        "3349 mAh",
+        "A16 Bionic",
+    ),
+    (
+        "iPhone 15 Pro Max",
+        "Apple",
+        189999,
+        ["256 GB", "512 GB"],
+        ["Natural Titanium", "Black Titanium"],
+        '6.7" Super Retina XDR ProMotion',
+        "4441 mAh",
+        "A17 Pro",
+    ),
+    (
+        "iPhone 16",
+        "Apple",
+        134999,
+        ["128 GB", "256 GB"],
+        ["Ultramarine", "Teal", "Black"],
+        '6.1" Super Retina XDR',
+        "3561 mAh",
+        "A18",
+    ),
+    (
+        "Tecno Spark 20",
+        "Tecno",
+        14499,
+        ["128 GB", "256 GB"],
+        ["Gravity Black", "Cyber White"],
+        '6.6" HD+ 90Hz',
+        "5000 mAh",
+        "Helio G85",
+    ),
+    (
+        "Tecno Spark 20 Pro+",
+        "Tecno",
+        24999,
+        ["256 GB"],
+        ["Temporal Orbits", "Lunar Frost"],
+        '6.78" curved AMOLED',
+        "5000 mAh",
+        "Helio G99 Ultimate",
+    ),
+    (
+        "Tecno Camon 30",
+        "Tecno",
+        32999,
+        ["256 GB", "512 GB"],
+        ["Basaltic Dark", "Uyuni Salt White"],
+        '6.78" AMOLED 120Hz',
+        "5000 mAh",
+        "Helio G99 Ultimate",
+    ),
+    (
+        "Tecno Pova 6 Pro",
+        "Tecno",
+        34999,
+        ["256 GB"],
+        ["Meteorite Grey", "Comet Green"],
+        '6.78" AMOLED 120Hz',
+        "6000 mAh",
+        "Dimensity 6080",
+    ),
+    (
+        "Infinix Hot 40i",
+        "Infinix",
+        13499,
+        ["128 GB", "256 GB"],
+        ["Starlit Black", "Palm Blue"],
+        '6.56" HD+ 90Hz',
+        "5000 mAh",
+        "Unisoc T606",
+    ),
+    (
+        "Infinix Hot 40 Pro",
+        "Infinix",
+        21999,
+        ["256 GB"],
+        ["Starfall Green", "Horizon Gold"],
+        '6.78" FHD+ 120Hz',
+        "5000 mAh",
+        "Helio G99",
+    ),
+    (
+        "Infinix Note 40 Pro",
+        "Infinix",
+        33999,
+        ["256 GB"],
+        ["Vintage Green", "Titan Gold"],
+        '6.78" curved AMOLED',
+        "5000 mAh",
+        "Helio G99 Ultimate",
+    ),
+    (
+        "Infinix Zero 40 5G",
+        "Infinix",
+        47999,
+        ["256 GB", "512 GB"],
+        ["Violet Garden", "Rock Black"],
+        '6.78" AMOLED 144Hz',
+        "5000 mAh",
+        "Dimensity 8200",
+    ),
+    (
+        "Xiaomi Redmi 13C",
+        "Xiaomi",
+        12999,
+        ["128 GB", "256 GB"],
+        ["Midnight Black", "Navy Blue"],
+        '6.74" HD+ 90Hz',
+        "5000 mAh",
+        "Helio G85",
+    ),
+    (
+        "Xiaomi Redmi Note 13",
+        "Xiaomi",
+        23999,
+        ["128 GB", "256 GB"],
+        ["Midnight Black", "Ice Blue"],
+        '6.67" AMOLED 120Hz',
+        "5000 mAh",
+        "Snapdragon 685",
+    ),
+    (
+        "Xiaomi Redmi Note 13 Pro+",
+        "Xiaomi",
+        49999,
+        ["256 GB", "512 GB"],
+        ["Aurora Purple", "Moonlight White"],
+        '6.67" curved AMOLED',
+        "5000 mAh",
+        "Dimensity 7200 Ultra",
+    ),
+    (
+        "Xiaomi 14T",
+        "Xiaomi",
+        69999,
+        ["256 GB", "512 GB"],
+        ["Titan Gray", "Titan Blue"],
+        '6.67" AMOLED 144Hz',
+        "5000 mAh",
+        "Dimensity 8300 Ultra",
+    ),
+    (
+        "Oppo A18",
+        "Oppo",
+        14999,
+        ["128 GB"],
+        ["Glowing Black", "Glowing Blue"],
+        '6.56" HD+ 90Hz',
+        "5000 mAh",
+        "Helio G85",
+    ),
+    (
+        "Oppo Reno 12 F",
+        "Oppo",
+        39999,
+        ["256 GB"],
+        ["Matte Grey", "Olive Green"],
+        '6.67" AMOLED 120Hz',
+        "5000 mAh",
+        "Dimensity 6300",
+    ),
+    (
+        "Nokia G42 5G",
+        "Nokia",
+        24999,
+        ["128 GB"],
+        ["So Grey", "So Purple"],
+        '6.56" HD+ 90Hz',
+        "5000 mAh",
+        "Snapdragon 480+",
+    ),
 ]
 
 FEATURE_PHONES = [
@@ -107,14 +333,14 @@ FEATURE_PHONES = [
 ]
 
 LAPTOPS = [
-    ("HP 250 G10", "HP", 64999, "Intel Core i5-1335U", "15.6\" FHD"),
-    ("HP Pavilion 15", "HP", 89999, "Intel Core i7-1355U", "15.6\" FHD IPS"),
-    ("HP EliteBook 840 G10", "HP", 154999, "Intel Core i7-1365U", "14\" WUXGA"),
-    ("Lenovo IdeaPad Slim 3", "Lenovo", 59999, "AMD Ryzen 5 7520U", "15.6\" FHD"),
-    ("Lenovo ThinkPad E14 Gen 5", "Lenovo", 109999, "Intel Core i5-1335U", "14\" WUXGA"),
-    ("Lenovo Legion 5", "Lenovo", 179999, "AMD Ryzen 7 7745HX, RTX 4060", "16\" WQXGA 165Hz"),
-    ("MacBook Air 13 M3", "Apple", 164999, "Apple M3", "13.6\" Liquid Retina"),
-    ("MacBook Pro 14 M3", "Apple", 244999, "Apple M3 Pro", "14.2\" Liquid Retina XDR"),
+    ("HP 250 G10", "HP", 64999, "Intel Core i5-1335U", '15.6" FHD'),
+    ("HP Pavilion 15", "HP", 89999, "Intel Core i7-1355U", '15.6" FHD IPS'),
+    ("HP EliteBook 840 G10", "HP", 154999, "Intel Core i7-1365U", '14" WUXGA'),
+    ("Lenovo IdeaPad Slim 3", "Lenovo", 59999, "AMD Ryzen 5 7520U", '15.6" FHD'),
+    ("Lenovo ThinkPad E14 Gen 5", "Lenovo", 109999, "Intel Core i5-1335U", '14" WUXGA'),
+    ("Lenovo Legion 5", "Lenovo", 179999, "AMD Ryzen 7 7745HX, RTX 4060", '16" WQXGA 165Hz'),
+    ("MacBook Air 13 M3", "Apple", 164999, "Apple M3", '13.6" Liquid Retina'),
+    ("MacBook Pro 14 M3", "Apple", 244999, "Apple M3 Pro", '14.2" Liquid Retina XDR'),
 ]
 
 TABLETS = [
@@ -141,9 +367,9 @@ AUDIO = [
 ]
 
 TVS = [
-    ("Samsung Crystal UHD 4K Smart TV", "Samsung", 54999, ["43\"", "55\"", "65\""]),
-    ("Sony Bravia X75 4K Google TV", "Sony", 74999, ["50\"", "55\""]),
-    ("Xiaomi TV A Pro 4K", "Xiaomi", 44999, ["43\"", "55\""]),
+    ("Samsung Crystal UHD 4K Smart TV", "Samsung", 54999, ['43"', '55"', '65"']),
+    ("Sony Bravia X75 4K Google TV", "Sony", 74999, ['50"', '55"']),
+    ("Xiaomi TV A Pro 4K", "Xiaomi", 44999, ['43"', '55"']),
 ]
 
 WEARABLES = [
@@ -164,7 +390,12 @@ ACCESSORIES = [
 
 GAMING = [
     ("Sony PlayStation 5 Slim", "Sony", 79999, ["Disc Edition", "Digital Edition"]),
-    ("Sony DualSense Wireless Controller", "Sony", 10999, ["White", "Midnight Black", "Cosmic Red"]),
+    (
+        "Sony DualSense Wireless Controller",
+        "Sony",
+        10999,
+        ["White", "Midnight Black", "Cosmic Red"],
+    ),
 ]
 
 
@@ -196,11 +427,26 @@ def _picture(label: str, colour: str, size: int = 800) -> ContentFile:
 
 
 COLOURS = {
-    "black": "#1f2937", "white": "#e5e7eb", "blue": "#2563eb", "green": "#16a34a",
-    "grey": "#6b7280", "gray": "#6b7280", "gold": "#ca8a04", "pink": "#ec4899",
-    "purple": "#7c3aed", "silver": "#9ca3af", "red": "#dc2626", "teal": "#0d9488",
-    "mint": "#5eead4", "yellow": "#facc15", "orange": "#f97316", "lilac": "#c4b5fd",
-    "navy": "#1e3a8a", "titanium": "#78716c", "midnight": "#111827", "starlight": "#f5f5dc",
+    "black": "#1f2937",
+    "white": "#e5e7eb",
+    "blue": "#2563eb",
+    "green": "#16a34a",
+    "grey": "#6b7280",
+    "gray": "#6b7280",
+    "gold": "#ca8a04",
+    "pink": "#ec4899",
+    "purple": "#7c3aed",
+    "silver": "#9ca3af",
+    "red": "#dc2626",
+    "teal": "#0d9488",
+    "mint": "#5eead4",
+    "yellow": "#facc15",
+    "orange": "#f97316",
+    "lilac": "#c4b5fd",
+    "navy": "#1e3a8a",
+    "titanium": "#78716c",
+    "midnight": "#111827",
+    "starlight": "#f5f5dc",
 }
 
 
@@ -235,8 +481,22 @@ class _Seeder:
             )
         return self.values[key]
 
-    def product(self, *, name, brand, category, summary, description, specs, variants,
-                featured=False, new=False, hot=False, units_sold=0, age_days=0):
+    def product(
+        self,
+        *,
+        name,
+        brand,
+        category,
+        summary,
+        description,
+        specs,
+        variants,
+        featured=False,
+        new=False,
+        hot=False,
+        units_sold=0,
+        age_days=0,
+    ):
         slug = slugify(name)
         if Product.objects.filter(slug=slug).exists():
             return None
@@ -372,7 +632,7 @@ def seed_catalogue() -> int:
             category="Feature Phones",
             summary="Dual SIM, FM radio, battery that lasts days.",
             description=f"The {name} is a tough, simple phone with M-Pesa menu support.",
-            specs=[("Display", "1.8\" QQVGA"), ("SIM", "Dual SIM"), ("Radio", "Wireless FM")],
+            specs=[("Display", '1.8" QQVGA'), ("SIM", "Dual SIM"), ("Radio", "Wireless FM")],
             variants=[
                 {"sku": _sku(name, c), "price": price, "options": [("colour", c)]} for c in colours
             ],
@@ -395,7 +655,11 @@ def seed_catalogue() -> int:
             category="Laptops",
             summary=f"{chip}, {screen}.",
             description=f"The {name} runs on the {chip} with a {screen} display.",
-            specs=[("Processor", chip), ("Display", screen), ("OS", "Windows 11 Home" if brand != "Apple" else "macOS")],
+            specs=[
+                ("Processor", chip),
+                ("Display", screen),
+                ("OS", "Windows 11 Home" if brand != "Apple" else "macOS"),
+            ],
             variants=variants,
             **flags(),
         )
@@ -468,7 +732,11 @@ def seed_catalogue() -> int:
             description=f"{name}, official Kenyan stock.",
             specs=[("Warranty", "12 months")],
             variants=[
-                {"sku": _sku(name, o), "price": price - i * (price // 10 // 100 * 100), "options": [(attribute, o)]}
+                {
+                    "sku": _sku(name, o),
+                    "price": price - i * (price // 10 // 100 * 100),
+                    "options": [(attribute, o)],
+                }
                 for i, o in enumerate(options)
             ],
             **flags(),
@@ -497,6 +765,24 @@ def seed_catalogue() -> int:
             placement=Banner.Placement.PROMO,
             link_url="/brands/oraimo/",
         )
+    if not DeliveryZone.objects.exists():
+        DeliveryZone.objects.create(
+            name="Nairobi", counties=["Nairobi"], fee=200, free_over=10000, delivery_days="Next day"
+        )
+        DeliveryZone.objects.create(
+            name="Nairobi metro",
+            counties=["Kiambu", "Machakos", "Kajiado", "Murang'a"],
+            fee=350,
+            free_over=20000,
+            delivery_days="1–2 days",
+        )
+        DeliveryZone.objects.create(
+            name="Rest of Kenya",
+            fee=500,
+            free_over=50000,
+            delivery_days="2–4 days",
+            is_fallback=True,
+        )
     services.refresh_product_summaries(product_ids=Product.objects.values_list("pk", flat=True))
     forget_category_tree()
     return seeder.created
@@ -512,7 +798,9 @@ def seed_synthetic_products(count: int, *, batch_size: int = 1000) -> int:
     existing = Product.objects.filter(slug__startswith="bench-").count()
     brands = list(Brand.objects.all())
     categories = list(Category.objects.filter(parent__isnull=False)) or list(Category.objects.all())
-    storage = [AttributeValue.objects.get(attribute__slug="storage", slug=s) for s in ("128-gb", "256-gb")]
+    storage = [
+        AttributeValue.objects.get(attribute__slug="storage", slug=s) for s in ("128-gb", "256-gb")
+    ]
     colour = list(AttributeValue.objects.filter(attribute__slug="colour")[:6])
     pool = list(ProductImage.objects.filter(is_primary=True).values_list("image", flat=True)[:20])
     rng = random.Random(10_000)
@@ -555,18 +843,32 @@ def seed_synthetic_products(count: int, *, batch_size: int = 1000) -> int:
                 if pool:
                     images.append(
                         ProductImage(
-                            product=product, image=rng.choice(pool), alt=product.name, is_primary=True
+                            product=product,
+                            image=rng.choice(pool),
+                            alt=product.name,
+                            is_primary=True,
                         )
                     )
             variants = ProductVariant.objects.bulk_create(variants)
             for index, variant in enumerate(variants):
-                links.append(through(productvariant_id=variant.pk, attributevalue_id=storage[index % 2].pk))
+                links.append(
+                    through(productvariant_id=variant.pk, attributevalue_id=storage[index % 2].pk)
+                )
                 if colour:
                     links.append(
-                        through(productvariant_id=variant.pk, attributevalue_id=colour[index % len(colour)].pk)
+                        through(
+                            productvariant_id=variant.pk,
+                            attributevalue_id=colour[index % len(colour)].pk,
+                        )
                     )
             through.objects.bulk_create(links)
             ProductImage.objects.bulk_create(images)
             services.refresh_product_summaries(product_ids=[p.pk for p in products])
         created += len(products)
+    if created and connection.vendor == "postgresql":
+        # Fresh planner statistics: without them PostgreSQL ignores the
+        # search indexes after a bulk load until autovacuum gets to it.
+        with connection.cursor() as cursor:
+            for table in ("shop_product", "shop_productvariant", "shop_productimage"):
+                cursor.execute(f"ANALYZE {table}")
     return created

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from .models import AttributeValue, Brand, Category
 
@@ -135,7 +135,9 @@ def facets_for(scope: QuerySet) -> Facets:
         .order_by("name")
     )
     value_rows = (
-        AttributeValue.objects.filter(variants__product__in=scope.values("pk"), variants__is_active=True)
+        AttributeValue.objects.filter(
+            variants__product__in=scope.values("pk"), variants__is_active=True
+        )
         .select_related("attribute")
         .annotate(product_count=Count("variants__product", distinct=True))
         .order_by("attribute__sort_order", "attribute__name", "sort_order", "value")

@@ -4,8 +4,6 @@ Visitors' history lives in a signed cookie rather than the session, so that
 browsing the catalogue never creates a session row.
 """
 
-from django.core import signing
-
 from . import services
 
 COOKIE = "recently_viewed"

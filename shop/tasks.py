@@ -22,8 +22,12 @@ SUBJECTS = {
 def send_order_email(order_id: int, kind: str) -> None:
     """Email the shopper about their order (``received`` or ``paid``)."""
     order = Order.objects.prefetch_related("lines").get(pk=order_id)
-    context = {"order": order, "kind": kind, "SITE_NAME": settings.SITE_NAME,
-               "SITE_URL": settings.SITE_URL}
+    context = {
+        "order": order,
+        "kind": kind,
+        "SITE_NAME": settings.SITE_NAME,
+        "SITE_URL": settings.SITE_URL,
+    }
     send_mail(
         SUBJECTS[kind].format(number=order.number),
         render_to_string("emails/order.txt", context),

@@ -1,10 +1,12 @@
 """Catalogue pages: thin views that pick a page or an htmx fragment."""
 
+import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -30,7 +32,7 @@ from .models import (
     ProductVariant,
     WishlistItem,
 )
-from .queries import category_tree, facets_for
+from .queries import category_tree, facets_for, search_products
 
 CARD_FIELDS = (
     "id",
@@ -87,12 +89,27 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _listing(request: HttpRequest, *, scope, title: str, context: dict) -> HttpResponse:
-    """Render a product list page (or its results fragment) for *scope*."""
+FACETS_SECONDS = 300
+
+
+def _listing(
+    request: HttpRequest, *, scope, title: str, context: dict, facet_key: str, facet_scope=None
+) -> HttpResponse:
+    """Render a product list page (or its listing fragment) for *scope*.
+
+    The sidebar's brand and option counts describe *facet_scope* (default
+    *scope*) and are cached for a few minutes under *facet_key*: counting
+    over every variant on each request would dominate the page's cost.
+    """
     product_filter = ProductFilter(request.GET, queryset=scope)
     products = product_filter.sorted_qs()
     page = Paginator(products, settings.PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = attach_primary_images(list(page.object_list))
+    cache_key = "shop:facets:" + hashlib.sha256(facet_key.encode()).hexdigest()
+    facets = cache.get(cache_key)
+    if facets is None:
+        facets = facets_for(facet_scope if facet_scope is not None else scope)
+        cache.set(cache_key, facets, FACETS_SECONDS)
     context = {
         **context,
         "title": title,
@@ -105,19 +122,20 @@ def _listing(request: HttpRequest, *, scope, title: str, context: dict) -> HttpR
         "selected_values": set(product_filter.cleaned.get("v") or []),
         "query": product_filter.cleaned.get("q") or "",
         "list_url": request.path,
+        "facets": facets,
     }
     template = "shop/product_list.html"
-    if wants_fragment(request, "results"):
-        template += "#results"
-    else:
-        context["facets"] = facets_for(scope)
+    if wants_fragment(request, "listing"):
+        template += "#listing"
     return render(request, template, context)
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 def product_list(request: HttpRequest) -> HttpResponse:
-    return _listing(request, scope=card_queryset(), title="All products", context={})
+    return _listing(
+        request, scope=card_queryset(), title="All products", context={}, facet_key="all"
+    )
 
 
 @require_GET
@@ -125,7 +143,15 @@ def product_list(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "").strip()
     title = f"Results for “{query[:100]}”" if query else "Search"
-    return _listing(request, scope=card_queryset(), title=title, context={"is_search": True})
+    cleaned_query = " ".join(query.split())[:100].lower()
+    return _listing(
+        request,
+        scope=card_queryset(),
+        title=title,
+        context={"is_search": True},
+        facet_key=f"search:{cleaned_query}",
+        facet_scope=search_products(card_queryset(), cleaned_query),
+    )
 
 
 @require_GET
@@ -141,6 +167,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         scope=scope,
         title=node.name,
         context={"category": node, "breadcrumbs": tree.ancestors(node)},
+        facet_key=f"category:{node.id}",
     )
 
 
@@ -154,7 +181,13 @@ def brand_list(request: HttpRequest) -> HttpResponse:
 def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     brand = get_object_or_404(Brand, slug=slug)
     scope = card_queryset().filter(brand=brand)
-    return _listing(request, scope=scope, title=brand.name, context={"brand": brand})
+    return _listing(
+        request,
+        scope=scope,
+        title=brand.name,
+        context={"brand": brand},
+        facet_key=f"brand:{brand.pk}",
+    )
 
 
 def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -> list[dict]:
@@ -175,7 +208,8 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
             group["options"][value.pk]["variants"].append(variant)
     pickers = []
     for attribute_id, group in sorted(
-        attributes.items(), key=lambda item: (item[1]["attribute"].sort_order, item[1]["attribute"].name)
+        attributes.items(),
+        key=lambda item: (item[1]["attribute"].sort_order, item[1]["attribute"].name),
     ):
         options = []
         for option in sorted(
@@ -208,7 +242,9 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
 @vary_on_headers("HX-Request")
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     product = get_object_or_404(
-        Product.objects.active().select_related("brand", "category").prefetch_related(
+        Product.objects.active()
+        .select_related("brand", "category")
+        .prefetch_related(
             Prefetch(
                 "variants",
                 queryset=ProductVariant.objects.filter(is_active=True).prefetch_related(
@@ -228,7 +264,9 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     images = list(product.images.all())
     if selected is not None:
         # The variant's own pictures lead the gallery when it has any.
-        images.sort(key=lambda i: (i.variant_id != selected.pk, not i.is_primary, i.sort_order, i.pk))
+        images.sort(
+            key=lambda i: (i.variant_id != selected.pk, not i.is_primary, i.sort_order, i.pk)
+        )
     context = {
         "product": product,
         "variants": variants,

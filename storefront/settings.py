@@ -135,8 +135,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            "PRAGMA busy_timeout=20000;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
         ),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -281,9 +280,7 @@ MPESA_BASE_URL = (
 ).rstrip("/")
 # The simulator's defaults match payments/simulator's; real environments have none.
 MPESA_CONSUMER_KEY = env("MPESA_CONSUMER_KEY", "simulator-key" if _MPESA_SIMULATED else "")
-MPESA_CONSUMER_SECRET = env(
-    "MPESA_CONSUMER_SECRET", "simulator-secret" if _MPESA_SIMULATED else ""
-)
+MPESA_CONSUMER_SECRET = env("MPESA_CONSUMER_SECRET", "simulator-secret" if _MPESA_SIMULATED else "")
 # 174379 is Safaricom's sandbox shortcode; production must say its own.
 MPESA_SHORTCODE = env("MPESA_SHORTCODE", "" if MPESA_ENVIRONMENT == "production" else "174379")
 MPESA_PASSKEY = env("MPESA_PASSKEY", "simulator-passkey" if _MPESA_SIMULATED else "")

@@ -21,9 +21,7 @@ urlpatterns = [
 ]
 
 if settings.SERVE_MEDIA:
-    urlpatterns.append(
-        path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
 
 handler404 = "shop.views.page_not_found"
 handler500 = "shop.views.server_error"

@@ -155,7 +155,9 @@ class AttributeValue(models.Model):
         verbose_name_plural = _("attribute values")
         ordering = ["attribute__sort_order", "sort_order", "value"]
         constraints = [
-            models.UniqueConstraint(fields=["attribute", "slug"], name="attribute_value_slug_unique")
+            models.UniqueConstraint(
+                fields=["attribute", "slug"], name="attribute_value_slug_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -69,7 +69,9 @@ class Order(TimeStampedModel):
         CANCELLATION_REQUESTED = "cancellation_requested", _("Cancellation requested")
         REFUNDED = "refunded", _("Refunded")
 
-    number = models.CharField(_("order number"), max_length=16, unique=True, default=new_order_number)
+    number = models.CharField(
+        _("order number"), max_length=16, unique=True, default=new_order_number
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("shopper"),

@@ -62,9 +62,7 @@ def _check_stock(variant: ProductVariant, quantity: int) -> None:
     if available <= 0:
         raise NotEnoughStock(f"Sorry, {variant} is out of stock.", available=0)
     if quantity > available:
-        raise NotEnoughStock(
-            f"Only {available} of {variant} left in stock.", available=available
-        )
+        raise NotEnoughStock(f"Only {available} of {variant} left in stock.", available=available)
 
 
 def _locked(cart: Cart) -> Cart:
@@ -85,9 +83,7 @@ def add_to_cart(*, cart: Cart, variant_id, quantity=1) -> CartLine:
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     new_quantity = quantity + (line.quantity if line else 0)
     if new_quantity > max_line_quantity():
-        raise InvalidQuantity(
-            f"You can buy at most {max_line_quantity()} of one item per order."
-        )
+        raise InvalidQuantity(f"You can buy at most {max_line_quantity()} of one item per order.")
     _check_stock(variant, new_quantity)
     if line is None:
         line = CartLine.objects.create(
@@ -205,7 +201,9 @@ def summarise_cart(cart: Cart | None) -> CartSummary:
         stock_problems=[
             line
             for line in lines
-            if line.short_of_stock or not line.variant.is_active or not line.variant.product.is_active
+            if line.short_of_stock
+            or not line.variant.is_active
+            or not line.variant.product.is_active
         ],
     )
 
@@ -234,7 +232,9 @@ def toggle_wishlist(*, user, product_id, variant_id=None) -> bool:
         return False
     variant = None
     if variant_id not in (None, ""):
-        variant = ProductVariant.objects.filter(pk=_int_or_none(variant_id), product=product).first()
+        variant = ProductVariant.objects.filter(
+            pk=_int_or_none(variant_id), product=product
+        ).first()
     WishlistItem.objects.create(user=user, product=product, variant=variant)
     return True
 
@@ -283,7 +283,9 @@ def remember_viewed(*, user, product_id: int) -> None:
 
 def _trim_recently_viewed(user) -> None:
     stale = list(
-        RecentlyViewed.objects.filter(user=user).values_list("pk", flat=True)[RECENTLY_VIEWED_LIMIT:]
+        RecentlyViewed.objects.filter(user=user).values_list("pk", flat=True)[
+            RECENTLY_VIEWED_LIMIT:
+        ]
     )
     if stale:
         RecentlyViewed.objects.filter(pk__in=stale).delete()

@@ -305,7 +305,7 @@ def expire_order(*, order_id: int, now: datetime | None = None) -> bool:
 def expire_overdue_orders(*, now: datetime | None = None) -> int:
     """Expire every unpaid order past its time; return how many expired."""
     now = now or timezone.now()
-    overdue = Order.objects.filter(
-        status=Status.AWAITING_PAYMENT, expires_at__lte=now
-    ).values_list("pk", flat=True)
+    overdue = Order.objects.filter(status=Status.AWAITING_PAYMENT, expires_at__lte=now).values_list(
+        "pk", flat=True
+    )
     return sum(expire_order(order_id=pk, now=now) for pk in list(overdue))

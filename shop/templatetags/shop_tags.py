@@ -2,8 +2,8 @@ import json
 
 from django import template
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from shop.money import format_kes
 

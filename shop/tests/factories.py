@@ -105,7 +105,9 @@ def make_product(
     if image:
         ProductImage.objects.create(product=product, image=tiny_jpeg(), is_primary=True)
     for order, (key, value) in enumerate(specs):
-        ProductSpecification.objects.create(product=product, name=key, value=value, sort_order=order)
+        ProductSpecification.objects.create(
+            product=product, name=key, value=value, sort_order=order
+        )
     services.refresh_product_summaries(product_ids=[product.pk])
     product.refresh_from_db()
     return product

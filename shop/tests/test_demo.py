@@ -40,3 +40,14 @@ def test_synthetic_products_for_the_benchmark():
     assert Product.objects.filter(slug__startswith="bench-").count() == 25
     bench = Product.objects.filter(slug__startswith="bench-").first()
     assert bench.price > 0 and bench.search_text
+
+
+def test_demo_delivery_zones_start_with_nairobi_at_200():
+    from decimal import Decimal
+
+    from shop import services
+
+    call_command("seed_demo", no_staff=True)
+    assert services.delivery_quote(county="Nairobi", subtotal=Decimal("5000")).fee == Decimal("200")
+    assert services.delivery_quote(county="Nairobi", subtotal=Decimal("10000")).fee == 0
+    assert services.delivery_quote(county="Turkana", subtotal=Decimal("5000")).fee == Decimal("500")

@@ -56,8 +56,12 @@ def catalogue():
         name="MacBook Air", slug="macbook-air", brand=apple, category=laptops, prices=("164999",)
     )
     sold_out = make_product(
-        name="Galaxy Sold Out", slug="galaxy-sold-out", brand=samsung, category=smartphones,
-        stock=0, prices=("5000",),
+        name="Galaxy Sold Out",
+        slug="galaxy-sold-out",
+        brand=samsung,
+        category=smartphones,
+        stock=0,
+        prices=("5000",),
     )
     return {
         "phones": phones,
@@ -107,7 +111,10 @@ def test_brand_page_lists_only_the_brand(client, catalogue):
     ("query", "expected"),
     [
         ("brand=samsung", {"Galaxy A15", "Galaxy Sold Out"}),
-        ("brand=samsung&brand=apple", {"Galaxy A15", "Galaxy Sold Out", "iPhone 15", "MacBook Air"}),
+        (
+            "brand=samsung&brand=apple",
+            {"Galaxy A15", "Galaxy Sold Out", "iPhone 15", "MacBook Air"},
+        ),
         ("min_price=100000", {"iPhone 15", "MacBook Air"}),
         ("max_price=19000", {"Galaxy A15", "Galaxy Sold Out"}),
         ("min_price=10000&max_price=120000", {"Galaxy A15", "iPhone 15"}),
@@ -209,6 +216,11 @@ def test_search_matches_name_brand_category_sku_and_specs(client, catalogue):
     assert names(client.get("/search/?q=zzzzqqq")) == []
 
 
+def test_search_sidebar_counts_only_the_matches(client, catalogue):
+    response = client.get("/search/?q=iphone")
+    assert [(b.slug, b.product_count) for b in response.context["facets"].brands] == [("apple", 1)]
+
+
 def test_search_tolerates_typos_on_postgresql(client, catalogue):
     if connection.vendor != "postgresql":
         pytest.skip("Typo tolerance (pg_trgm) is a PostgreSQL feature; SQLite matches words.")
@@ -225,16 +237,21 @@ def test_search_ranks_better_matches_first_on_postgresql(client, catalogue):
 
 def test_results_fragment_for_htmx_and_whole_page_on_history_restore(client, catalogue):
     fragment = client.get(
-        "/products/?brand=apple", headers={"HX-Request": "true", "HX-Target": "results"}
+        "/products/?brand=apple", headers={"HX-Request": "true", "HX-Target": "listing"}
     )
     html = fragment.content.decode()
-    assert html.lstrip().startswith('<section id="results"')
+    assert html.lstrip().startswith('<div id="listing"')
+    assert 'value="apple" checked' in html  # the filter form is swapped with the results
     assert "<footer" not in html and "iPhone 15" in html
     assert "HX-Request" in fragment["Vary"]
 
     restore = client.get(
         "/products/?brand=apple",
-        headers={"HX-Request": "true", "HX-Target": "results", "HX-History-Restore-Request": "true"},
+        headers={
+            "HX-Request": "true",
+            "HX-Target": "listing",
+            "HX-History-Restore-Request": "true",
+        },
     )
     assert b"<footer" in restore.content
     assert "HX-Request" in restore["Vary"]
@@ -248,7 +265,9 @@ def test_product_detail_shows_variants_specs_and_structured_data(client, catalog
     assert "KES 18,999" in html
     assert "5000 mAh" in html
     assert 'aria-label="Breadcrumb"' in html
-    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/ld\+json">(.*?)</script>', html).group(1)
+    )
     assert data["@type"] == "Product"
     assert {o["price"] for o in data["offers"]} == {"18999.00", "21999.00"}
     assert all(o["priceCurrency"] == "KES" for o in data["offers"])
@@ -373,9 +392,7 @@ def test_each_page_runs_a_bounded_number_of_queries(settings):
 
     def urls_for(product):
         variant = product.variants.order_by("-price").first()
-        return [
-            u.format(detail=product.get_absolute_url(), variant=variant.pk) for u in PAGES
-        ]
+        return [u.format(detail=product.get_absolute_url(), variant=variant.pk) for u in PAGES]
 
     product = build_catalogue(3)
     small = count_queries(urls_for(product))

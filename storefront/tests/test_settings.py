@@ -62,11 +62,19 @@ def test_production_security_is_on_by_default(setting, expected):
         for k, v in os.environ.items()
         if not k.startswith(("SECURE_", "SESSION_", "CSRF_")) and k != "DEBUG"
     }
-    env.update(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="shop.example.co.ke",
-               DJANGO_SETTINGS_MODULE="storefront.settings")
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="shop.example.co.ke",
+        DJANGO_SETTINGS_MODULE="storefront.settings",
+    )
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(expected)

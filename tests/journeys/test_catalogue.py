@@ -24,10 +24,6 @@ PRICE = re.compile(r"KES ([\d,]+(?:\.\d\d)?)")
 HISTORY_CACHE = "htmx-history-cache"  # htmx 2 keeps its Back snapshots here
 
 
-class KnownBug(AssertionError):
-    """The one assertion an expected-to-fail test is about (see its reason)."""
-
-
 # Helpers ------------------------------------------------------------------
 
 
@@ -261,17 +257,6 @@ def test_back_restored_by_the_server_is_a_whole_page(page: Page, page_errors: li
     assert page_errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason=(
-        "App bug: after Back within the filtered list (htmx history cache) the "
-        "filter form shows stale controls. htmx snapshots <body> with innerHTML, "
-        "which keeps attributes, not the ticked/selected state, and the filter "
-        "form sits outside the swapped #results, so its server-rendered attributes "
-        "are those of the first page load (templates/shop/product_list.html)."
-    ),
-)
 def test_back_within_the_list_keeps_the_filter_form_in_step_with_the_results(page: Page):
     """After Back to the brand-filtered list, the brand box is still ticked."""
     open_phones(page)
@@ -280,10 +265,9 @@ def test_back_within_the_list_keeps_the_filter_form_in_step_with_the_results(pag
     expect(page).not_to_have_url(re.compile(r"sort=price-asc"))
     expect_samsung_only(page)
     expect_whole_page(page)
-    try:
-        expect(brand_checkbox(page)).to_be_checked(timeout=1000)
-    except AssertionError as error:
-        raise KnownBug(str(error)) from error
+    expect(brand_checkbox(page)).to_be_checked()
+    page.go_forward()
+    expect(sort_select(page)).to_have_value("price-asc")
 
 
 def test_shopper_without_javascript_filters_sorts_picks_variant_and_goes_back(
