@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import F
 
@@ -8,11 +9,16 @@ from .models import (
     Banner,
     Brand,
     Category,
+    DeliveryZone,
+    Order,
+    OrderEvent,
+    OrderLine,
     Product,
     ProductImage,
     ProductSpecification,
     ProductVariant,
 )
+from .models.orders import COUNTY_CHOICES
 from .queries import forget_category_tree
 
 
@@ -178,3 +184,72 @@ class BannerAdmin(admin.ModelAdmin):
     list_editable = ("is_active", "sort_order")
     list_filter = ("placement", "is_active")
     search_fields = ("title", "subtitle")
+
+
+class DeliveryZoneForm(forms.ModelForm):
+    counties = forms.MultipleChoiceField(
+        choices=COUNTY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = DeliveryZone
+        fields = ["name", "counties", "fee", "free_over", "delivery_days", "is_fallback"]
+
+    def clean_counties(self):
+        counties = self.cleaned_data["counties"]
+        others = DeliveryZone.objects.exclude(pk=self.instance.pk)
+        taken = {c: zone.name for zone in others for c in zone.counties or []}
+        clashes = [f"{c} (already in {taken[c]})" for c in counties if c in taken]
+        if clashes:
+            raise forms.ValidationError("A county can be in one zone only: " + ", ".join(clashes))
+        return counties
+
+
+@admin.register(DeliveryZone)
+class DeliveryZoneAdmin(admin.ModelAdmin):
+    form = DeliveryZoneForm
+    list_display = ("name", "fee", "free_over", "delivery_days", "is_fallback", "county_list")
+
+    @admin.display(description="counties")
+    def county_list(self, obj):
+        return ", ".join(obj.counties or []) or ("all others" if obj.is_fallback else "—")
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ("product_name", "variant_name", "sku", "unit_price", "quantity", "line_total")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ("created", "from_status", "to_status", "note", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are read-only here: status changes go through shop.services."""
+
+    list_display = ("number", "created", "status", "total", "county", "phone", "email")
+    list_filter = ("status", "county", "created")
+    search_fields = ("number", "phone", "email", "recipient_name")
+    date_hierarchy = "created"
+    inlines = [OrderLineInline, OrderEventInline]
+    readonly_fields = [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
