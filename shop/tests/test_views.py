@@ -408,3 +408,11 @@ def test_each_page_runs_a_bounded_number_of_queries(settings):
     large = count_queries(urls_for(product))
     assert list(small.values()) == list(large.values()), (small, large)
     assert max(large.values()) <= 8, large
+
+
+def test_server_errors_get_the_shop_styled_500_page(rf):
+    from shop.views import server_error
+
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content
