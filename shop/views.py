@@ -33,6 +33,7 @@ from .models import (
     WishlistItem,
 )
 from .queries import category_tree, facets_for, search_products
+from .utils import int_or_none
 
 CARD_FIELDS = (
     "id",
@@ -498,7 +499,7 @@ def wishlist(request: HttpRequest) -> HttpResponse:
 def wishlist_toggle(request: HttpRequest) -> HttpResponse:
     product_id = request.POST.get("product")
     if not request.user.is_authenticated:
-        product = Product.objects.active().filter(pk=_int_or_none(product_id)).first()
+        product = Product.objects.active().filter(pk=int_or_none(product_id)).first()
         back = _back(request, product.get_absolute_url() if product else reverse("shop:home"))
         login = f"{reverse('account_login')}?{urlencode({'next': back})}"
         messages.info(request, "Sign in to keep a wishlist.")
@@ -512,7 +513,7 @@ def wishlist_toggle(request: HttpRequest) -> HttpResponse:
     except Product.DoesNotExist:
         raise Http404("No such product") from None
     if request.htmx:
-        product = Product.objects.get(pk=_int_or_none(product_id))
+        product = Product.objects.get(pk=int_or_none(product_id))
         return render(
             request,
             "components/_wishlist_button.html",
@@ -538,10 +539,3 @@ def wishlist_move_to_cart(request: HttpRequest, item_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Moved {line.variant} to your cart.")
     return _cart_updated(redirect("shop:wishlist"))
-
-
-def _int_or_none(value):
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None

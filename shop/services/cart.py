@@ -18,6 +18,7 @@ from ..models import (
     RecentlyViewed,
     WishlistItem,
 )
+from ..utils import int_or_none
 
 # Carts ----------------------------------------------------------------------
 #
@@ -48,7 +49,7 @@ def _parse_quantity(quantity) -> int:
 
 def _sellable_variant(variant_id) -> ProductVariant:
     """Return the variant, or raise DoesNotExist (bad id) / VariantUnavailable."""
-    variant_pk = _int_or_none(variant_id)
+    variant_pk = int_or_none(variant_id)
     if variant_pk is None:
         raise ProductVariant.DoesNotExist
     variant = ProductVariant.objects.select_related("product").get(pk=variant_pk)
@@ -99,7 +100,7 @@ def add_to_cart(*, cart: Cart, variant_id, quantity=1) -> CartLine:
 
 def _line_of(cart: Cart, line_id) -> CartLine:
     return CartLine.objects.select_related("variant__product").get(
-        pk=_int_or_none(line_id), cart=cart
+        pk=int_or_none(line_id), cart=cart
     )
 
 
@@ -226,24 +227,15 @@ def toggle_wishlist(*, user, product_id, variant_id=None) -> bool:
 
     Raises Product.DoesNotExist for an unknown or hidden product.
     """
-    product = Product.objects.active().get(pk=_int_or_none(product_id))
+    product = Product.objects.active().get(pk=int_or_none(product_id))
     deleted, _ = WishlistItem.objects.filter(user=user, product=product).delete()
     if deleted:
         return False
     variant = None
     if variant_id not in (None, ""):
-        variant = ProductVariant.objects.filter(
-            pk=_int_or_none(variant_id), product=product
-        ).first()
+        variant = ProductVariant.objects.filter(pk=int_or_none(variant_id), product=product).first()
     WishlistItem.objects.create(user=user, product=product, variant=variant)
     return True
-
-
-def _int_or_none(value):
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 @transaction.atomic
@@ -254,7 +246,7 @@ def move_wishlist_item_to_cart(*, user, item_id, cart: Cart) -> CartLine:
     WishlistItem.DoesNotExist for another user's item, and the cart errors.
     """
     item = WishlistItem.objects.select_related("variant", "product").get(
-        pk=_int_or_none(item_id), user=user
+        pk=int_or_none(item_id), user=user
     )
     variant = item.variant
     if variant is None or not variant.in_stock:

@@ -38,7 +38,10 @@ def test_admin_list_add_and_change_pages_render(staff_client, model):
     klass = listing.context["cl"].model
     obj = klass.objects.first()
     if obj is not None:
-        assert staff_client.get(reverse(f"admin:shop_{model}_change", args=[obj.pk])).status_code == 200
+        assert (
+            staff_client.get(reverse(f"admin:shop_{model}_change", args=[obj.pk])).status_code
+            == 200
+        )
     if model != "order":
         assert staff_client.get(reverse(f"admin:shop_{model}_add")).status_code == 200
 
