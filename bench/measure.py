@@ -7,6 +7,14 @@
                                                  gzip bytes of the HTML and of the CSS/JS it links,
                                                  fetched from the running server
     measure.py report RUN_DIR SCENARIOS_FILE     the Markdown table and the target checks
+    measure.py variant                           id of an in-stock variant of the demo catalogue
+    measure.py visitors N VARIANT OUT.tsv        N visitors with a cart line (session, line id)
+    measure.py carts-mark                        the highest cart id so far
+    measure.py carts-check MARK                  carts created after MARK, and how many have no line
+
+Cart scenarios: {variant} in a spec is replaced by run.sh with `measure.py variant`; a spec with
+{line} (e.g. POST:/cart/lines/{line}/|quantity=1) is a visitor who already has one cart line of
+that variant: here each measured request first adds it (not counted), then posts the spec.
 
 Queries: each page is measured in a fresh Python process (so "cold" really is a new worker:
 empty per-process caches, new DB connection) with Django's test Client and
@@ -45,6 +53,7 @@ TARGET_QUERIES = 8
 TARGET_HTML_GZIP = 20_000  # "20 KB", read as 20,000 bytes (the stricter reading)
 TARGET_CSS_GZIP = 15_000  # "15 KB"
 TARGET_RPS_SHARE = 0.5  # of bare Django /items/
+TARGET_POST_RPS = 150  # cart POSTs, with 0 errors
 
 
 def pairs(items):
@@ -78,9 +87,15 @@ def queries_one(spec: str) -> dict:
 
     def hit():
         client.cookies.clear()
+        path = spec
+        if "{line}" in spec:  # a visitor with one cart line: add it first, not measured
+            client.cookies["csrftoken"] = TOKEN
+            add = {"variant": os.environ["BENCH_VARIANT"], "quantity": "1"}
+            client.post("/cart/add/", {**add, "csrfmiddlewaretoken": TOKEN})
+            path = spec.replace("{line}", str(_line_of_session(client)))
         started = time.perf_counter()
-        if spec.startswith("POST:"):
-            path, _, body = spec[5:].partition("|")
+        if path.startswith("POST:"):
+            path, _, body = path[5:].partition("|")
             data = dict(parse_qsl(body)) if body else {"quantity": "1"}
             client.cookies["csrftoken"] = TOKEN
             with CaptureQueriesContext(connection) as ctx:
@@ -105,6 +120,17 @@ def queries_one(spec: str) -> dict:
                 key=lambda q: -q["ms"],
             )[:3],
         }
+
+    def _line_of_session(client):
+        from django.conf import settings
+        from django.contrib.sessions.backends.db import SessionStore
+
+        from shop.carts import CART_SESSION_KEY
+        from shop.models import CartLine
+
+        key = client.cookies[settings.SESSION_COOKIE_NAME].value
+        cart_id = SessionStore(session_key=key)[CART_SESSION_KEY]
+        return CartLine.objects.filter(cart_id=cart_id).values_list("pk", flat=True).get()
 
     cold = hit()
     hit()
@@ -143,6 +169,90 @@ def cmd_queries(out: str, items: list[str]) -> None:
                     flush=True,
                 )
             fh.write(json.dumps(row) + "\n")
+
+
+# --------------------------------------------------------------------------- cart helpers
+
+
+def _django():
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def cmd_variant() -> None:
+    """The demo catalogue's sellable variant with the most units available (not a bench- product).
+
+    The cart reserves no stock, so a new visitor adding 1 unit never runs it out; the variant
+    only needs stock_available >= 1 (an update to quantity 1 as well)."""
+    _django()
+    from django.db.models import F
+
+    from shop.models import ProductVariant
+
+    variant = (
+        ProductVariant.objects.filter(is_active=True, product__is_active=True)
+        .exclude(product__slug__startswith="bench-")
+        .annotate(available=F("stock_on_hand") - F("stock_allocated"))
+        .filter(available__gte=1)
+        .order_by("-available", "pk")
+        .first()
+    )
+    if variant is None:
+        sys.exit("no in-stock variant in the demo catalogue (was seed_demo run?)")
+    print(variant.pk)
+
+
+def cmd_visitors(n: int, variant: str, out: str) -> None:
+    """N anonymous visitors, each with a session whose cart holds 1 unit of VARIANT.
+
+    Goes through the real view (test Client, CSRF enforced) against the bench database, so the
+    sessions and lines are the shop's own; writes `session-cookie-value TAB line-id` lines."""
+    _django()
+    from django.conf import settings
+    from django.test import Client
+
+    from shop.carts import CART_SESSION_KEY
+    from shop.models import CartLine
+
+    client = Client(enforce_csrf_checks=True, headers={"host": "127.0.0.1"})
+    rows = []
+    for _ in range(n):
+        client.cookies.clear()
+        client.cookies["csrftoken"] = TOKEN
+        response = client.post(
+            "/cart/add/", {"variant": variant, "quantity": "1", "csrfmiddlewaretoken": TOKEN}
+        )
+        if response.status_code != 302:
+            sys.exit(f"POST /cart/add/ answered HTTP {response.status_code}")
+        session = client.session
+        line = CartLine.objects.filter(cart_id=session[CART_SESSION_KEY]).values_list(
+            "pk", flat=True
+        )
+        rows.append(f"{client.cookies[settings.SESSION_COOKIE_NAME].value}\t{line.get()}")
+    Path(out).write_text("\n".join(rows) + "\n")
+    print(settings.SESSION_COOKIE_NAME)
+
+
+def cmd_carts_mark() -> None:
+    _django()
+    from django.db.models import Max
+
+    from shop.models import Cart
+
+    print(Cart.objects.aggregate(m=Max("pk"))["m"] or 0)
+
+
+def cmd_carts_check(mark: int) -> None:
+    """Carts made after MARK and how many hold no line: cart_add creates the cart first and
+    answers 302 also when the add fails (out of stock, unavailable), so a failed add shows up
+    here and not in wrk's status counts."""
+    _django()
+    from shop.models import Cart
+
+    carts = Cart.objects.filter(pk__gt=mark)
+    print(json.dumps({"carts": carts.count(), "empty": carts.filter(lines__isnull=True).count()}))
 
 
 # --------------------------------------------------------------------------- bytes
@@ -284,7 +394,14 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
                 "runs": f[6],
                 "non2xx": f[7],
                 "load": f[8],
+                "reqs": f[9] if len(f) > 9 else "",
+                "sock": f[10] if len(f) > 10 else "",
             }
+    carts = {}
+    if (run / "carts.tsv").exists():
+        for line in (run / "carts.tsv").read_text().splitlines():
+            label, _, js = line.partition("\t")
+            carts[label] = json.loads(js)
     only = set(meta.get("only") or [])
     scenarios = [s for s in read_scenarios(scenarios_file) if not only or s["label"] in only]
 
@@ -295,12 +412,24 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
             return None
 
     items_rps = num(wrk.get("bare-items", {}).get("rps"))
-    checks, notes = [], []
+
+    def total(csv):
+        return sum(int(x) for x in (csv or "").split(",") if x.strip().isdigit())
+
+    def errors(label):
+        """Non-2xx/3xx + socket errors (connect, read, write, timeout) over the recorded runs,
+        + carts left without a line (a failed add answers 302 too); None if not measured."""
+        w = wrk.get(label)
+        if not w or w.get("rps") == "error":
+            return None
+        return total(w["non2xx"]) + total(w.get("sock")) + carts.get(label, {}).get("empty", 0)
+
+    checks, notes, infos = [], [], []
     lines = [
-        "| page | req/s | p50 ms | p99 ms | queries cold/warm | HTML gzip B | CSS gzip B | JS gzip B |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| *target* | *≥ {TARGET_RPS_SHARE:.0%} of bare `/items/` (list, detail)* | | | *≤ {TARGET_QUERIES}* "
-        f"| *≤ {TARGET_HTML_GZIP:,} (list pages)* | *≤ {TARGET_CSS_GZIP:,}* | *htmx only* |",
+        "| page | req/s | p50 ms | p99 ms | errors / requests | queries cold/warm | HTML gzip B | CSS gzip B | JS gzip B |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| *target* | *≥ {TARGET_RPS_SHARE:.0%} of bare `/items/` (list, detail); ≥ {TARGET_POST_RPS} (cart POSTs)* | | | *0 (cart POSTs)* "
+        f"| *≤ {TARGET_QUERIES} (GET pages)* | *≤ {TARGET_HTML_GZIP:,} (list pages)* | *≤ {TARGET_CSS_GZIP:,}* | *htmx only* |",
     ]
     for s in scenarios:
         label = s["label"]
@@ -338,10 +467,25 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
             css_cell, js_cell = fmt_int(css), fmt_int(js)
         else:
             html = css_cell = js_cell = "–"
+        err = errors(label)
+        ecell = "–" if err is None else f"{err:,} / {total(w.get('reqs')):,}"
         lines.append(
             f"| {label} `{s['spec'].replace('|', chr(92) + '|')}` | {rps}{flag} | {w.get('p50', '–')} | {w.get('p99', '–')} "
-            f"| {qcell} | {html} | {css_cell} | {js_cell} |"
+            f"| {ecell} | {qcell} | {html} | {css_cell} | {js_cell} |"
         )
+        if label in carts:
+            c = carts[label]
+            (notes if c["empty"] else infos).append(
+                f"`{label}`: {c['carts']:,} carts created during the scenario (warm-up included), "
+                f"{c['empty']} of them without a line (failed adds, counted as errors)."
+            )
+        if "post" in s["targets"]:
+            r = num(rps)
+            ok = r is not None and r >= TARGET_POST_RPS and err == 0
+            checks.append(
+                f"- [{'x' if ok else ' '}] `{label}` ≥ {TARGET_POST_RPS} req/s with 0 errors: "
+                f"{rps} req/s, {'not measured' if err is None else f'{err} errors'}: {'PASS' if ok else 'FAIL'}"
+            )
         # checks
         if "rps" in s["targets"]:
             r = num(rps)
@@ -357,7 +501,7 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
                     f"`/items/` {items_rps:.1f} = {TARGET_RPS_SHARE * items_rps:.1f}: "
                     f"{'PASS' if ok else 'FAIL'} (ratio {r / items_rps:.2f})"
                 )
-        if "cold" in q:
+        if "cold" in q and not s["spec"].startswith("POST:"):
             wq, cq = q["warm"]["queries"], q["cold"]["queries"]
             ok = wq <= TARGET_QUERIES
             extra = f"; cold {cq}{' (over)' if cq > TARGET_QUERIES else ''}"
@@ -397,13 +541,21 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
                 if b
                 else "–"
             )
-            lines.append(f"| {title} | {w['rps']} | {w['p50']} | {w['p99']} | – | {html} | – | – |")
+            err = errors(label)
+            ecell = "–" if err is None else f"{err:,} / {total(w.get('reqs')):,}"
+            lines.append(
+                f"| {title} | {w['rps']} | {w['p50']} | {w['p99']} | {ecell} | – | {html} | – | – |"
+            )
 
     out = [
         f"# Storefront benchmark {meta['started']}",
         "",
         f"- commit `{meta['commit']}`{' (+ uncommitted changes in the work tree)' if meta.get('dirty') else ''}; "
-        f"{meta['products']} synthetic products + the demo catalogue in PostgreSQL `{meta['db']}`; "
+        + meta.get(
+            "database",
+            f"{meta['products']} synthetic products + the demo catalogue in PostgreSQL `{meta['db']}`",
+        )
+        + "; "
         f"cache: {meta['cache']}",
         f"- gunicorn `storefront.wsgi`, 2 sync workers, DEBUG off, 127.0.0.1; wrk `{meta['wrk_args']}` "
         f"after a 3 s warm-up, {meta['repeats']} runs, median req/s, p50, p99 "
@@ -419,6 +571,8 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
     out += ["", *lines, ""]
     if notes:
         out += ["⚠ " + n for n in notes] + [""]
+    if infos:
+        out += infos + [""]
     out += ["## Targets", "", *checks, ""]
     # details: load per row, raw sizes, query shapes
     out += [
@@ -475,6 +629,14 @@ def main(argv):
         cmd_queries(argv[1], argv[2:])
     elif len(argv) >= 3 and argv[0] == "bytes":
         cmd_bytes(argv[1], argv[2], argv[3:])
+    elif argv == ["variant"]:
+        cmd_variant()
+    elif len(argv) == 4 and argv[0] == "visitors":
+        cmd_visitors(int(argv[1]), argv[2], argv[3])
+    elif argv == ["carts-mark"]:
+        cmd_carts_mark()
+    elif len(argv) == 2 and argv[0] == "carts-check":
+        cmd_carts_check(int(argv[1]))
     elif len(argv) == 3 and argv[0] == "report":
         cmd_report(argv[1], argv[2])
     else:

@@ -3,13 +3,15 @@
 #
 #   bash bench/run.sh [--products N] [--reuse-db] [--hello] [--redis [URL]]
 #                     [--port PORT] [--db NAME] [--only a,b] [--scenarios FILE] [--quick]
+#                     [--sqlite [FILE]] [--pool N]
 #
 # Builds a PostgreSQL database (drop/create), migrates, seeds N products, builds the CSS,
 # collects static files, serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
 # then for every line of bench/scenarios.tsv: compressed bytes (HTML, CSS, JS), SQL queries
 # (cold/warm, in-process) and wrk figures via /work/shared/bench/run_wrk.sh. With --hello it
 # also measures bare Django (/work/shared/bench/hello_setup.sh) /items/ and /hello/ in the same
-# run. Prints a Markdown table and writes it to bench/results/<timestamp>/results.md and
+# run. --sqlite runs the POST (cart) scenarios against SQLite instead, seeded with seed_demo only,
+# like `make run` but DEBUG off and under gunicorn. Prints a Markdown table and writes it to bench/results/<timestamp>/results.md and
 # bench/results/latest.md. Servers it started are stopped by PID at the end and on error.
 set -euo pipefail
 
@@ -21,8 +23,8 @@ PY="$ROOT/.venv/bin/python"
 SCENARIOS="$BENCH/scenarios.tsv"
 PG_HOST="${PGHOST:-127.0.0.1}" PG_PORT="${PGPORT:-5432}" PG_USER="${PGUSER:-postgres}"
 
-PRODUCTS=10000 REUSE=0 HELLO=0 REDIS="" PORT=8765 DB=storefront_bench ONLY="" QUICK=0
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+PRODUCTS=10000 REUSE=0 HELLO=0 REDIS="" PORT=8765 DB=storefront_bench ONLY="" QUICK=0 SQLITE="" POOL=400
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --products) PRODUCTS="${2:?}"; shift ;;
@@ -35,6 +37,9 @@ while [ $# -gt 0 ]; do
     --only) ONLY="${2:?}"; shift ;;
     --scenarios) SCENARIOS="$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"; shift ;;
     --quick) QUICK=1 ;;
+    --sqlite) if [ -n "${2:-}" ] && [ "${2#--}" = "$2" ]; then SQLITE="$2"; shift
+              else SQLITE="${PERF_DIR:-/tmp/perf}/sqlite_bench/bench.sqlite3"; fi ;;
+    --pool) POOL="${2:?}"; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
   esac
@@ -44,11 +49,19 @@ HELLO_PORT=$((PORT + 1))
 # Only ever drop a database that is obviously a benchmark's.
 [[ "$DB" =~ ^[a-z_][a-z0-9_]*bench[a-z0-9_]*$ ]] || { echo "--db must be a plain name containing 'bench'" >&2; exit 2; }
 [[ "$PRODUCTS" =~ ^[0-9]+$ ]] || { echo "--products must be a number" >&2; exit 2; }
+[[ "$POOL" =~ ^[1-9][0-9]*$ ]] || { echo "--pool must be a positive number" >&2; exit 2; }
+if [ -n "$SQLITE" ]; then
+  # Only ever delete a file that is obviously a benchmark's.
+  [[ "$(basename "$SQLITE")" == *bench*.sqlite3 ]] || { echo "--sqlite FILE must be *bench*.sqlite3" >&2; exit 2; }
+  SQLITE="$(mkdir -p "$(dirname "$SQLITE")" && cd "$(dirname "$SQLITE")" && pwd)/$(basename "$SQLITE")"
+  PRODUCTS=0 DB=sqlite_bench
+fi
 
 if [ "$QUICK" = 1 ]; then export WRK_ARGS="-t2 -c16 -d3s"; REPEATS=1; else REPEATS=3; fi
 WRK_SHOWN="${WRK_ARGS:--t2 -c16 -d15s}"
 
-for tool in wrk curl psql; do command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
+TOOLS="wrk curl"; [ -z "$SQLITE" ] && TOOLS="$TOOLS psql"
+for tool in $TOOLS; do command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 [ -x "$PY" ] || { echo "needs the virtualenv at $ROOT/.venv" >&2; exit 1; }
 [ -x "$SHARED/run_wrk.sh" ] || { echo "needs $SHARED/run_wrk.sh" >&2; exit 1; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -57,6 +70,7 @@ STAMP="$(date +%Y%m%d-%H%M%S)"
 RUN="$BENCH/results/$STAMP"
 mkdir -p "$RUN/wrk" "$PERF_DIR/logs" "$PERF_DIR/results"
 WORK="$PERF_DIR/$DB"            # media (pictures, thumbnails) of this benchmark database
+[ -n "$SQLITE" ] && WORK="$(dirname "$SQLITE")"
 MEDIA="$WORK/media"
 SHOP_PIDFILE="$PERF_DIR/storefront-$PORT.pid"
 HELLO_PIDFILE="$PERF_DIR/hello-$HELLO_PORT.pid"
@@ -85,34 +99,48 @@ SHOP_ENV=(
   SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
   SERVE_MEDIA=1 "MEDIA_ROOT=$MEDIA"
   "SITE_URL=http://127.0.0.1:$PORT"
-  "DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
+  "DATABASE_URL=$( [ -n "$SQLITE" ] && echo "sqlite:///$SQLITE" || echo "postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB")"
   "REDIS_URL=$REDIS" "CACHE_KEY_PREFIX=storefront-bench-$DB"
 )
 shop() { (cd "$ROOT" && env "${SHOP_ENV[@]}" "$@"); }
 psql_q() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -Atqc "$1"; }
-
-cat >"$RUN/meta.json" <<JSON
-{"started": "$(date -Is)", "commit": "$(git -C "$ROOT" rev-parse --short HEAD)",
- "dirty": $( [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] && echo true || echo false ),
- "products": $PRODUCTS, "db": "$DB", "cache": "$CACHE_DESC", "wrk_args": "$WRK_SHOWN",
- "repeats": $REPEATS, "cpus": $(nproc), "load_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
- "quick": $( [ "$QUICK" = 1 ] && echo true || echo false ),
- "only": [$( [ -n "$ONLY" ] && echo "\"${ONLY//,/\",\"}\"" )]}
-JSON
 
 # ------------------------------------------------------------------ scenarios
 LABELS=() SPECS=() EXTRAS=()
 while read -r label spec _targets extra; do
   case "$label" in ''|'#'*) continue ;; esac
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$label,"* ]]; then continue; fi
+  # --sqlite without --only: the POST (cart) scenarios only
+  if [ -n "$SQLITE" ] && [ -z "$ONLY" ] && [ "${spec#POST:}" = "$spec" ]; then continue; fi
   LABELS+=("$label"); SPECS+=("$spec"); EXTRAS+=("${extra:-}")
 done <"$SCENARIOS"
 [ ${#LABELS[@]} -gt 0 ] || { echo "no scenarios selected" >&2; exit 2; }
 cp "$SCENARIOS" "$RUN/scenarios.tsv"
 
+if [ -n "$SQLITE" ]; then DB_DESC="SQLite \`$SQLITE\` (seed_demo only, as \`make run\`; WAL, IMMEDIATE transactions)"
+else DB_DESC="$PRODUCTS synthetic products + the demo catalogue in PostgreSQL \`$DB\`"; fi
+cat >"$RUN/meta.json" <<JSON
+{"started": "$(date -Is)", "commit": "$(git -C "$ROOT" rev-parse --short HEAD)",
+ "dirty": $( [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] && echo true || echo false ),
+ "products": $PRODUCTS, "db": "$DB", "database": "$DB_DESC", "cache": "$CACHE_DESC", "wrk_args": "$WRK_SHOWN",
+ "repeats": $REPEATS, "cpus": $(nproc), "load_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
+ "quick": $( [ "$QUICK" = 1 ] && echo true || echo false ),
+ "only": [$(printf '"%s",' "${LABELS[@]}" | sed 's/,$//')]}
+JSON
+
 # ------------------------------------------------------------------ database
-exists=$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$DB'")
-if [ "$REUSE" = 1 ] && [ "$exists" = 1 ]; then
+if [ -n "$SQLITE" ]; then
+  if [ "$REUSE" = 1 ] && [ -s "$SQLITE" ]; then log "reusing SQLite database $SQLITE"
+  else
+    log "creating SQLite database $SQLITE (deleted if it exists) and a fresh media folder $MEDIA"
+    rm -f -- "$SQLITE" "$SQLITE-wal" "$SQLITE-shm"; rm -rf -- "$MEDIA"
+  fi
+  exists=1
+else
+  exists=$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$DB'")
+fi
+if [ -n "$SQLITE" ]; then :
+elif [ "$REUSE" = 1 ] && [ "$exists" = 1 ]; then
   log "reusing database $DB"
 else
   log "creating database $DB (drop if it exists) and a fresh media folder $MEDIA"
@@ -125,8 +153,13 @@ log "migrate"
 shop "$PY" manage.py migrate --noinput -v0
 have=$(shop "$PY" manage.py shell -v0 -c \
   'from shop.models import Product; print(Product.objects.filter(slug__startswith="bench-").count())' | tail -1)
-if [ "$REUSE" = 1 ] && [ "$have" -ge "$PRODUCTS" ]; then
-  log "already seeded: $have synthetic products (--reuse-db), skipping seed_demo"
+demo=$(shop "$PY" manage.py shell -v0 -c \
+  'from shop.models import Product; print(Product.objects.exclude(slug__startswith="bench-").count())' | tail -1)
+if [ "$REUSE" = 1 ] && [ "$have" -ge "$PRODUCTS" ] && [ "$demo" -gt 0 ]; then
+  log "already seeded: $demo demo + $have synthetic products (--reuse-db), skipping seed_demo"
+elif [ -n "$SQLITE" ]; then
+  log "seed_demo (the demo catalogue only, as make run)"
+  shop "$PY" manage.py seed_demo
 else
   log "seed_demo --products $PRODUCTS (have $have)"
   t0=$SECONDS
@@ -136,8 +169,33 @@ fi
 
 # Fresh bulk inserts leave the planner without statistics until autovacuum gets to them
 # (minutes later, at random): without this, e.g. search ignores its GIN index (0.1 ms -> 350 ms).
-log "VACUUM ANALYZE (planner statistics for the freshly seeded tables)"
-psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -v ON_ERROR_STOP=1 -qc "VACUUM ANALYZE"
+if [ -z "$SQLITE" ]; then
+  log "VACUUM ANALYZE (planner statistics for the freshly seeded tables)"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -v ON_ERROR_STOP=1 -qc "VACUUM ANALYZE"
+fi
+
+# ------------------------------------------------------------------ cart placeholders
+# {variant}: an in-stock variant of the demo catalogue, looked up now (ids differ per seed).
+# {line}: a visitor who already has a cart line: a pool of POOL sessions, each with one line
+# of {variant}, made here through the real add-to-cart view (see post_lua).
+need_variant=0 need_pool=0
+for i in "${!SPECS[@]}"; do
+  [[ "${SPECS[$i]}" == *"{variant}"* || "${SPECS[$i]}" == *"{line}"* ]] && need_variant=1
+  [[ "${SPECS[$i]}" == *"{line}"* ]] && need_pool=1
+done
+VARIANT=""
+if [ "$need_variant" = 1 ]; then
+  VARIANT=$(shop "$PY" "$BENCH/measure.py" variant | tail -1)
+  [[ "$VARIANT" =~ ^[0-9]+$ ]] || { echo "no variant id: $VARIANT" >&2; exit 1; }
+  log "cart scenarios use variant $VARIANT (in stock, demo catalogue)"
+  for i in "${!SPECS[@]}"; do SPECS[$i]="${SPECS[$i]//\{variant\}/$VARIANT}"; done
+  echo "{\"variant\": $VARIANT}" >"$RUN/cart.json"
+fi
+SESSION_COOKIE=sessionid
+if [ "$need_pool" = 1 ]; then
+  log "$POOL visitors with a cart line (for the {line} scenarios)"
+  SESSION_COOKIE=$(shop "$PY" "$BENCH/measure.py" visitors "$POOL" "$VARIANT" "$RUN/visitors.tsv" | tail -1)
+fi
 
 # ------------------------------------------------------------------ CSS and static files
 log "build CSS and collectstatic"
@@ -160,11 +218,18 @@ bench_page() {  # LABEL PORT PATH [wrk args...]
   local probe med
   probe=$(echo "$out" | sed -n 's/.*-> HTTP \([0-9]*\).*/\1/p' | head -1)
   med=$(echo "$out" | grep '^MEDIAN' | tail -1)
+  # per run: run<i> <text> rps p50 p99 requests non2xx "connect a, read b, write c, timeout d" or -
+  local reqs sock
+  reqs=$(echo "$out" | awk -F'\t' '/^run[0-9]/ { printf "%s%s", s, $6; s = "," }')
+  sock=$(echo "$out" | awk -F'\t' '/^run[0-9]/ { n = 0; k = split($8, a, /[^0-9]+/)
+                                                  for (j = 1; j <= k; j++) n += a[j]
+                                                  printf "%s%d", s, n; s = "," }')
   # MEDIAN <label> <rps> <p50> <p99> runs_rps=a,b,c non2xx=x,y,z
-  echo "$med" | awk -F'\t' -v l="$label" -v p="$path" -v pr="$probe" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" '
+  echo "$med" | awk -F'\t' -v l="$label" -v p="$path" -v pr="$probe" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" \
+      -v rq="$reqs" -v so="$sock" '
     { for (i = 1; i <= NF; i++) gsub(/^ +| +$/, "", $i)
       runs = $6; sub(/^runs_rps=/, "", runs); bad = $7; sub(/^non2xx=/, "", bad)
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, p, pr, $3, $4, $5, runs, bad, la }' >>"$WRK_TSV"
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, p, pr, $3, $4, $5, runs, bad, la, rq, so }' >>"$WRK_TSV"
   cp "$PERF_DIR/results/storefront-$label"-*.txt "$RUN/wrk/" 2>/dev/null || true
 }
 
@@ -210,7 +275,7 @@ log "compressed bytes per page"
 "$PY" "$BENCH/measure.py" bytes "http://127.0.0.1:$PORT/" "$RUN/bytes.jsonl" "${GET_ITEMS[@]}"
 [ -f "$RUN/bytes-hello.jsonl" ] && cat "$RUN/bytes-hello.jsonl" >>"$RUN/bytes.jsonl"
 log "SQL queries per page (fresh process per page: cold request, then warm)"
-shop "$PY" "$BENCH/measure.py" queries "$RUN/queries.jsonl" "${ALL_ITEMS[@]}"
+shop BENCH_VARIANT="$VARIANT" "$PY" "$BENCH/measure.py" queries "$RUN/queries.jsonl" "${ALL_ITEMS[@]}"
 
 post_lua() {  # LABEL BODY -> path of a wrk script POSTing BODY with a CSRF cookie + token
   local lua="$RUN/post-$1.lua"
@@ -225,16 +290,62 @@ wrk.headers["Cookie"] = "csrftoken=" .. token
 LUA
   echo "$lua"
 }
+line_lua() {  # LABEL PATH BODY -> a wrk script: every request is the next visitor of the pool
+  # (session cookie + its own line id in PATH's {line}), round robin; the two wrk threads start
+  # half a pool apart so no two connections post to the same cart at once.
+  local lua="$RUN/post-$1.lua"
+  {
+    echo "-- generated by bench/run.sh: POST $2 as a visitor who already has a cart line."
+    echo "-- The pool of visitors (session cookie, line id) was made by measure.py visitors."
+    echo "local token = \"benchbenchbenchbenchbenchbench12\""
+    echo "local path = \"$2\""
+    echo "local body = \"csrfmiddlewaretoken=\" .. token .. \"&${3:-quantity=1}\""
+    echo "local pool = {"
+    awk -F'\t' '{ printf "  {\"%s\", \"%s\"},\n", $1, $2 }' "$RUN/visitors.tsv"
+    echo "}"
+    cat <<LUA
+local started = 0
+function setup(thread) thread:set("first", started); started = started + 1 end
+local i
+function request()
+  if i == nil then i = math.floor((first or 0) * #pool / 2) end
+  i = i + 1
+  local v = pool[(i % #pool) + 1]
+  return wrk.format("POST", (path:gsub("{line}", v[2])), {
+    ["Host"] = wrk.headers["Host"],
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Cookie"] = "csrftoken=" .. token .. "; $SESSION_COOKIE=" .. v[1],
+  }, body)
+end
+LUA
+  } >"$lua"
+  echo "$lua"
+}
+CARTS_TSV="$RUN/carts.tsv"; : >"$CARTS_TSV"
 for i in "${!LABELS[@]}"; do
   spec="${SPECS[$i]}" extra="${EXTRAS[$i]}"
   log "wrk ${LABELS[$i]} ${spec}"
+  post=0
   if [ "${spec#POST:}" != "$spec" ]; then  # POST:/path|form-body
+    post=1
     spec="${spec#POST:}"; body=""; [ "${spec#*|}" != "$spec" ] && body="${spec#*|}"
     spec="${spec%%|*}"
-    [[ " $extra " == *" -s "* ]] || extra="-s $(post_lua "${LABELS[$i]}" "$body") $extra"
+    if [[ " $extra " == *" -s "* ]]; then :
+    elif [[ "$spec" == *"{line}"* ]]; then
+      extra="-s $(line_lua "${LABELS[$i]}" "$spec" "$body") $extra"
+      spec="${spec//\{line\}/$(head -1 "$RUN/visitors.tsv" | cut -f2)}"  # wrk needs a valid URL
+    else
+      extra="-s $(post_lua "${LABELS[$i]}" "$body") $extra"
+    fi
+    mark=$(shop "$PY" "$BENCH/measure.py" carts-mark | tail -1)
   fi
   # shellcheck disable=SC2086  # extra wrk args are words from scenarios.tsv
   bench_page "${LABELS[$i]}" "$PORT" "$spec" $extra
+  if [ "$post" = 1 ]; then
+    # a failed add also answers 302: count the carts this scenario left without a line
+    printf '%s\t%s\n' "${LABELS[$i]}" "$(shop "$PY" "$BENCH/measure.py" carts-check "$mark" | tail -1)" >>"$CARTS_TSV"
+    tail -1 "$CARTS_TSV"
+  fi
 done
 cp "$PERF_DIR/logs/storefront-$PORT.log" "$RUN/gunicorn.log" 2>/dev/null || true
 errors=$(grep -c -E 'Traceback|ERROR' "$RUN/gunicorn.log" 2>/dev/null || true)
