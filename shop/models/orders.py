@@ -51,7 +51,7 @@ class DeliveryZone(models.Model):
 
 
 def new_order_number() -> str:
-    """Return a short, unambiguous order number such as ``DT-7K3M9Q2A``."""
+    """Return a short, unambiguous order number such as ``DT7K3M9Q2A``."""
     alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
     return "DT" + "".join(secrets.choice(alphabet) for _ in range(8))
 

@@ -111,7 +111,8 @@ def place_order(
 ) -> Order:
     """Reserve the cart's stock and create an order awaiting payment.
 
-    In one transaction: lock the variants' rows in primary-key order, check
+    In one transaction: lock the cart, then the variants' rows in
+    primary-key order, check
     every line (raising one InsufficientStock that lists every short line,
     reserving nothing), allocate the stock, create the Order with price
     snapshots and Decimal totals, and empty the cart. Payment is asked for
@@ -119,6 +120,9 @@ def place_order(
     when there is nothing to order.
     """
     now = now or timezone.now()
+    # Lock the cart first: the same cart submitted twice (double click, two
+    # tabs) waits here, then finds the cart empty and places nothing.
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
     cart_lines = list(cart.lines.order_by("variant_id"))
     if not cart_lines:
         raise EmptyCart("Your cart is empty.")
@@ -226,6 +230,8 @@ def _ship_stock(order: Order) -> None:
 
 def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
     """Apply a status change to a locked *order*, with its stock and history."""
+    if to not in Status.values:
+        raise IllegalTransition(f"“{to}” is not an order status.")
     if to not in TRANSITIONS.get(order.status, set()):
         raise IllegalTransition(
             f"Order {order.number} can't go from {Status(order.status).label.lower()} "
@@ -295,7 +301,9 @@ def expire_order(*, order_id: int, now: datetime | None = None) -> bool:
     """
     order = locks.lock_order(order_id)
     now = now or timezone.now()
-    if order.status != Status.AWAITING_PAYMENT or (order.expires_at and order.expires_at > now):
+    if order.status != Status.AWAITING_PAYMENT or order.expires_at is None:
+        return False
+    if order.expires_at > now:
         return False
     _move(order, Status.EXPIRED, note="Not paid in time; stock released")
     logger.info("Order %s expired", order.number)

@@ -1,11 +1,10 @@
 """The cart: services, pages, htmx fragments, tampering and concurrency."""
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,6 +15,7 @@ from shop.exceptions import InvalidQuantity, NotEnoughStock, VariantUnavailable
 from shop.models import Cart, CartLine, ProductVariant
 
 from .factories import make_product
+from .threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -292,29 +292,6 @@ def test_cart_page_queries_do_not_grow_with_the_cart(client):
 
 
 # Concurrency ------------------------------------------------------------------
-
-
-def run_in_threads(*functions):
-    """Run *functions* at the same time; return their results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def worker(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

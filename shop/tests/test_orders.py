@@ -32,6 +32,7 @@ from shop.services import DeliveryAddress
 from shop.tasks import expire_order_task, send_order_email
 
 from .factories import make_product
+from .threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -364,14 +365,6 @@ def test_the_immediate_task_backend_refuses_the_deferred_expiry(
     assert [m.subject for m in mail.outbox] == [f"We received your order {order.number}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "templates/emails/order.txt asks the shopper to pay {{ order.total }} (KES 1,499.50) "
-        "while M-Pesa asks for order.amount_payable (KES 1,500, rounded up); the paid "
-        "email likewise quotes the total instead of the amount paid"
-    ),
-)
 def test_the_received_email_asks_for_the_amount_mpesa_will_request():
     order = order_of(variant_of("999.50", stock=5))
     assert order.amount_payable == 1500
@@ -551,13 +544,6 @@ def test_a_status_change_records_who_and_why():
     assert event.note == "x" * 300
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "change_order_status(to=<not a status>) raises ValueError from Status(to).label "
-        "while building the message, not IllegalTransition as documented"
-    ),
-)
 def test_an_unknown_status_is_an_illegal_transition():
     order = order_of(variant_of())
     before = state(order)
@@ -765,29 +751,6 @@ def test_expire_overdue_orders_expires_only_past_due_unpaid_orders():
 # Concurrency (PostgreSQL) ------------------------------------------------------
 
 
-def run_in_threads(*functions):
-    """Run *functions* at the same time; return their results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def worker(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
 def wait_until_waiting_for_a_lock(pid: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
@@ -918,14 +881,6 @@ def test_expiry_racing_a_late_payment():
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "place_order reads the cart's lines before taking any lock and never locks the "
-        "cart, so the same cart submitted twice (double click, two tabs) places two "
-        "orders and allocates its stock twice; the second should raise EmptyCart"
-    ),
-)
 def test_a_cart_submitted_twice_at_once_places_one_order():
     variant = variant_of("1000", stock=5)
     cart = cart_with((variant, 1))
