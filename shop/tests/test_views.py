@@ -411,7 +411,7 @@ def test_each_page_runs_a_bounded_number_of_queries(settings):
 
 
 def test_server_errors_get_the_shop_styled_500_page(rf):
-    from shop.views import server_error
+    from shop.views.catalogue import server_error
 
     response = server_error(rf.get("/"))
     assert response.status_code == 500
