@@ -132,3 +132,32 @@ def _invalid_field(message: str) -> str:
     if index == -1:
         return ""
     return message[index + len(marker) :].strip().split(" ")[0]
+
+
+class OrderNotPayable(PaymentError):
+    """The order is no longer waiting for payment (paid, expired or cancelled)."""
+
+    def __init__(self, shopper_message: str) -> None:
+        super().__init__(shopper_message)
+        self.shopper_message = shopper_message
+
+
+class ResendTooSoon(PaymentError):
+    """A new push for the order came too soon after the previous one."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = max(int(seconds), 1)
+        self.shopper_message = (
+            f"We just sent a prompt to your phone. You can ask for a new one in "
+            f"{self.seconds} second{'s' if self.seconds != 1 else ''}."
+        )
+        super().__init__(self.shopper_message)
+
+
+class PreviousPushPending(PaymentError):
+    """The previous push is still waiting for the shopper's PIN."""
+
+    shopper_message = (
+        "Your previous M-Pesa prompt is still waiting for your PIN. Enter it on your phone, "
+        "or wait for it to time out before asking for a new one."
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalogue
+from .views import cart, catalogue, checkout
 
 app_name = "shop"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("cart/lines/<int:line_id>/remove/", cart.cart_line_remove, name="cart-line-remove"),
     path("cart/clear/", cart.cart_clear, name="cart-clear"),
     path("cart/accept-prices/", cart.cart_accept_prices, name="cart-accept-prices"),
+    path("checkout/", checkout.checkout, name="checkout"),
     path("wishlist/", cart.wishlist, name="wishlist"),
     path("wishlist/toggle/", cart.wishlist_toggle, name="wishlist-toggle"),
     path(

@@ -323,3 +323,23 @@ if not DEBUG and MPESA_ENVIRONMENT == "production":
         raise ImproperlyConfigured(
             f"MPESA_BASE_URL={MPESA_BASE_URL!r} must be https:// in production."
         )
+# A new STK push for the same order waits this long after the previous one
+# (Daraja refuses a second prompt while one is open: 500.001.1001, result 17).
+MPESA_RESEND_SECONDS = env_int("MPESA_RESEND_SECONDS", 60)
+# Pending pushes are STK-queried this long after the push, then with backoff.
+MPESA_RECONCILE_AFTER_SECONDS = env_int("MPESA_RECONCILE_AFTER_SECONDS", 60)
+# Source-address check of callbacks: "log" (default: note and accept),
+# "enforce" (refuse others with 403) or "off". The list is the community one
+# (docs/mpesa.md §6); Safaricom publishes none, so it starts log-only.
+MPESA_CALLBACK_IP_POLICY = env("MPESA_CALLBACK_IP_POLICY", "log")
+if MPESA_CALLBACK_IP_POLICY not in ("log", "enforce", "off"):
+    raise ImproperlyConfigured("MPESA_CALLBACK_IP_POLICY must be log, enforce or off.")
+MPESA_CALLBACK_ALLOWED_IPS = env_list(
+    "MPESA_CALLBACK_ALLOWED_IPS",
+    "196.201.214.200,196.201.214.206,196.201.213.114,196.201.214.207,196.201.214.208,"
+    "196.201.213.44,196.201.212.127,196.201.212.138,196.201.212.129,196.201.212.136,"
+    "196.201.212.74,196.201.212.69",
+)
+# X-Forwarded-For is believed only when the request comes from one of these
+# (the shop's own reverse proxies); otherwise REMOTE_ADDR is the source.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", shop_views.robots_txt, name="robots-txt"),
+    path("", include("payments.urls")),
     path("", include("shop.urls")),
 ]
 

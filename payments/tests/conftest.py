@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,3 +183,36 @@ def receiver() -> Iterator[CallbackReceiver]:
     receiver = CallbackReceiver()
     yield receiver
     receiver.stop()
+
+
+# The shop end to end: the live server receives the simulator's callbacks ----
+
+
+@pytest.fixture
+def paying_shop(settings, live_server, start_sim) -> Callable[..., RunningSimulator]:
+    """Return a function starting a simulator that calls back the live shop.
+
+    The shop's real Daraja client talks HTTP to the simulator, and the
+    simulator POSTs its callbacks to the live server's callback URL, as
+    Safaricom would.
+    """
+
+    def start(**overrides: Any) -> RunningSimulator:
+        simulator = start_sim(**overrides)
+        point_settings_at(settings, simulator)
+        settings.MPESA_CALLBACK_BASE_URL = live_server.url
+        return simulator
+
+    return start
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.05):
+    """Return predicate()'s first truthy value, failing after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        time.sleep(interval)

@@ -253,8 +253,13 @@ def test_successful_push_returns_ids_and_posts_a_success_callback(sim, receiver)
     assert callback["ResultCode"] == 0
     assert callback["ResultDesc"] == "The service request is processed successfully."
     items = items_by_name(callback)
-    assert set(items) == {"Amount", "MpesaReceiptNumber", "Balance", "TransactionDate",
-                          "PhoneNumber"}
+    assert set(items) == {
+        "Amount",
+        "MpesaReceiptNumber",
+        "Balance",
+        "TransactionDate",
+        "PhoneNumber",
+    }
     assert Decimal(str(items["Amount"]["Value"])) == Decimal("1500")
     assert re.fullmatch(r"[A-Z][A-Z0-9]{9}", items["MpesaReceiptNumber"]["Value"])
     assert "Value" not in items["Balance"]
@@ -277,7 +282,7 @@ def test_query_after_success_reports_paid(sim):
 
 
 def test_query_before_the_customer_acts_is_pending(sim_with):
-    """"The transaction is being processed" (HTTP 500) is a pending result, not an error."""
+    """ "The transaction is being processed" (HTTP 500) is a pending result, not an error."""
     sim_with(callback_delay=30)
     response = push()
 
@@ -568,7 +573,7 @@ def test_result_codes_map_to_shopper_messages_and_retry_advice(
 
 
 def test_query_string_codes_mean_the_same_as_callback_integers():
-    """"1032" from a query and 1032 from a callback give the same advice."""
+    """ "1032" from a query and 1032 from a callback give the same advice."""
     assert describe_result(code="1032") == describe_result(code=1032)
     assert describe_result(code=" 0 ").status == "paid"
 

@@ -150,13 +150,21 @@ def test_oauth_returns_a_token_with_string_expires_in(simulator):
     ("headers", "query", "code", "message"),
     [
         ({}, "grant_type=client_credentials", "400.008.01", "Invalid Authentication passed"),
-        ({"Authorization": "Bearer abc"}, "grant_type=client_credentials", "400.008.01",
-         "Invalid Authentication passed"),
+        (
+            {"Authorization": "Bearer abc"},
+            "grant_type=client_credentials",
+            "400.008.01",
+            "Invalid Authentication passed",
+        ),
         (None, "grant_type=password", "400.008.02", "Invalid grant type passed"),
         (None, "", "400.008.02", "Invalid grant type passed"),
         ("wrong", "grant_type=client_credentials", "400.008.01", "Invalid Authentication passed"),
-        ({"Authorization": "Basic !!!not-base64"}, "grant_type=client_credentials", "400.008.01",
-         "Invalid Authentication passed"),
+        (
+            {"Authorization": "Basic !!!not-base64"},
+            "grant_type=client_credentials",
+            "400.008.01",
+            "Invalid Authentication passed",
+        ),
     ],
 )
 def test_oauth_errors_have_daraja_codes(simulator, headers, query, code, message):
@@ -223,8 +231,13 @@ def test_push_success_body_and_unique_ids(simulator):
     first = stk_push(simulator, push_body(), token).json()
     second = stk_push(simulator, push_body(), token).json()
 
-    assert set(first) == {"MerchantRequestID", "CheckoutRequestID", "ResponseCode",
-                          "ResponseDescription", "CustomerMessage"}
+    assert set(first) == {
+        "MerchantRequestID",
+        "CheckoutRequestID",
+        "ResponseCode",
+        "ResponseDescription",
+        "CustomerMessage",
+    }
     assert first["ResponseCode"] == "0"
     assert first["ResponseDescription"] == "Success. Request accepted for processing"
     assert first["CustomerMessage"] == "Success. Request accepted for processing"
@@ -525,8 +538,17 @@ def test_runs_as_python_dash_m_and_stops_on_ctrl_c():
         port = probe.getsockname()[1]
     environment = {**os.environ, "MPESA_CONSUMER_KEY": "cli-key", "MPESA_CONSUMER_SECRET": "cli"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "payments.simulator", "--host", "127.0.0.1", "--port", str(port),
-         "--callback-delay", "0.1"],
+        [
+            sys.executable,
+            "-m",
+            "payments.simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--callback-delay",
+            "0.1",
+        ],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,

@@ -116,7 +116,7 @@ class Order(TimeStampedModel):
         return self.number
 
     def get_absolute_url(self) -> str:
-        return reverse("shop:order-payment", kwargs={"number": self.number})
+        return reverse("payments:status", kwargs={"number": self.number})
 
     @property
     def is_open_for_payment(self) -> bool:

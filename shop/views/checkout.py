@@ -1,0 +1,150 @@
+"""Checkout: one page that places the order and asks M-Pesa for the money."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from accounts import services as account_services
+from accounts.counties import COUNTY_NAMES
+from accounts.models import Address
+from payments import services as payment_services
+from payments.exceptions import PaymentError
+
+from .. import services
+from ..carts import current_cart
+from ..exceptions import CheckoutError
+from ..forms import NEW_ADDRESS, CheckoutForm, NewAddressForm
+from ..htmx import wants_fragment
+from ..money import quantize
+from ..order_access import last_order_number, remember_order
+from ..utils import int_or_none
+
+
+def _initial(request: HttpRequest, addresses: list[Address]) -> tuple[dict, dict]:
+    """Return the initial values of the checkout and new-address forms."""
+    user = request.user
+    default = addresses[0] if addresses else None
+    checkout = {
+        "address": str(default.pk) if default else NEW_ADDRESS,
+        "mpesa_phone": (user.phone if user.is_authenticated else "")
+        or (default.phone if default else ""),
+    }
+    address = {}
+    if user.is_authenticated:
+        address = {"recipient_name": user.get_full_name(), "phone": user.phone}
+    return checkout, address
+
+
+def _chosen_county(data, addresses: list[Address]) -> str:
+    """Return the county name the submitted (or initial) data delivers to, or ""."""
+    choice = data.get("address") or NEW_ADDRESS
+    if choice != NEW_ADDRESS:
+        address = next((a for a in addresses if str(a.pk) == str(choice)), None)
+        return address.county_name if address else ""
+    return COUNTY_NAMES.get(int_or_none(data.get("new-county") or data.get("county")), "")
+
+
+def _delivery_address(form: CheckoutForm, address_form, addresses) -> services.DeliveryAddress:
+    if form.wants_new_address:
+        data = address_form.cleaned_data
+        return services.DeliveryAddress(
+            recipient_name=data["recipient_name"],
+            phone=data["phone"],
+            county=COUNTY_NAMES[data["county"]],
+            town=data["town"],
+            street=data["street"],
+            landmark=data["notes"],
+        )
+    address = next(a for a in addresses if str(a.pk) == form.cleaned_data["address"])
+    return services.DeliveryAddress(
+        recipient_name=address.recipient_name,
+        phone=address.phone,
+        county=address.county_name,
+        town=address.town,
+        street=address.street,
+        landmark=address.notes,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Show the checkout; a POST places the order and sends the M-Pesa prompt.
+
+    ``action=quote`` (the county picker with htmx, or the "Update delivery
+    fee" button without JavaScript) only works out the delivery fee.
+    """
+    cart = current_cart(request)
+    summary = services.summarise_cart(cart)
+    if not summary.lines:
+        pending = last_order_number(request)
+        if request.method == "POST" and pending:
+            # A second submit of a placed order (double click, Back + resubmit).
+            return redirect("payments:status", number=pending)
+        messages.info(request, "Your cart is empty.")
+        return redirect("shop:cart")
+    user = request.user
+    addresses = list(Address.objects.for_user(user)) if user.is_authenticated else []
+    initial, address_initial = _initial(request, addresses)
+    placing = request.method == "POST" and request.POST.get("action") != "quote"
+    if placing:
+        form = CheckoutForm(request.POST, user=user, addresses=addresses)
+        address_form = NewAddressForm(request.POST)
+    else:
+        # The fee quote keeps what was typed without showing errors yet.
+        data = request.POST if request.method == "POST" else {}
+        form = CheckoutForm(
+            user=user, addresses=addresses, initial={**initial, **data.dict()} if data else initial
+        )
+        address_form = NewAddressForm(
+            initial={
+                **address_initial,
+                **{k.removeprefix("new-"): v for k, v in data.items() if k.startswith("new-")},
+            }
+        )
+    error = ""
+    if placing and form.is_valid() and (not form.wants_new_address or address_form.is_valid()):
+        email = user.email if user.is_authenticated else form.cleaned_data["email"]
+        phone = form.cleaned_data["mpesa_phone"]
+        try:
+            order = services.place_order(
+                cart=cart,
+                email=email,
+                phone=phone,
+                address=_delivery_address(form, address_form, addresses),
+                user=user,
+            )
+        except CheckoutError as problem:
+            error = problem.message
+        else:
+            remember_order(request, order)
+            if (
+                user.is_authenticated
+                and form.wants_new_address
+                and form.cleaned_data.get("save_address")
+            ):
+                account_services.create_address(user=user, **address_form.cleaned_data)
+            try:
+                payment_services.request_stk_push(order_id=order.pk, phone=phone)
+            except PaymentError as problem:
+                messages.error(request, problem.shopper_message)
+            return redirect(order.get_absolute_url())
+    data = request.POST if request.method == "POST" else initial
+    county = _chosen_county(data, addresses)
+    quote = services.delivery_quote(county=county, subtotal=summary.subtotal) if county else None
+    context = {
+        "cart": summary,
+        "form": form,
+        "address_form": address_form,
+        "addresses": addresses,
+        "county": county,
+        "quote": quote,
+        "total": quantize(summary.subtotal + quote.fee) if quote else None,
+        "error": error,
+    }
+    template = "shop/checkout.html"
+    if wants_fragment(request, "order-summary"):
+        template += "#order-summary"
+    return render(request, template, context, status=400 if placing else 200)
