@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from .. import locks
@@ -177,10 +177,12 @@ def place_order(
             for line in cart_lines
         ]
     )
+    units: dict[int, int] = {}
     for line in cart_lines:
-        ProductVariant.objects.filter(pk=line.variant_id).update(
-            stock_allocated=F("stock_allocated") + line.quantity
-        )
+        units[line.variant_id] = units.get(line.variant_id, 0) + line.quantity
+    ProductVariant.objects.filter(pk__in=units).update(
+        stock_allocated=F("stock_allocated") + _per_row(units)
+    )
     OrderEvent.objects.create(order=order, to_status=order.status, note="Order placed", actor=None)
     cart.lines.all().delete()
     _after_commit_email(order, "received")
@@ -205,13 +207,28 @@ def _schedule_expiry(order: Order) -> None:
 # Status changes -------------------------------------------------------------
 
 
+def _units_by(order: Order, key: str) -> dict[int, int]:
+    """Return the order's units per *key* (``variant_id`` or ``variant__product_id``)."""
+    units: dict[int, int] = {}
+    for pk, quantity in order.lines.exclude(variant=None).values_list(key, "quantity"):
+        units[pk] = units.get(pk, 0) + quantity
+    return units
+
+
+def _per_row(units: dict[int, int]) -> Case:
+    """Return a per-primary-key amount, so one UPDATE moves every row."""
+    whens = [When(pk=pk, then=Value(n)) for pk, n in units.items()]
+    return Case(*whens, default=Value(0), output_field=IntegerField())
+
+
 def _release_stock(order: Order) -> None:
-    """End the order's hold on stock, once."""
+    """End the order's hold on stock, once (the variants are locked)."""
     if order.stock_released:
         return
-    for line in order.lines.exclude(variant=None).order_by("variant_id"):
-        ProductVariant.objects.filter(pk=line.variant_id).update(
-            stock_allocated=F("stock_allocated") - line.quantity
+    units = _units_by(order, "variant_id")
+    if units:
+        ProductVariant.objects.filter(pk__in=units).update(
+            stock_allocated=F("stock_allocated") - _per_row(units)
         )
     order.stock_released = True
 
@@ -220,10 +237,11 @@ def _ship_stock(order: Order) -> None:
     """Take shipped units off the shelf and out of the allocation, once."""
     if order.stock_released:
         return
-    for line in order.lines.exclude(variant=None).order_by("variant_id"):
-        ProductVariant.objects.filter(pk=line.variant_id).update(
-            stock_allocated=F("stock_allocated") - line.quantity,
-            stock_on_hand=F("stock_on_hand") - line.quantity,
+    units = _units_by(order, "variant_id")
+    if units:
+        ProductVariant.objects.filter(pk__in=units).update(
+            stock_allocated=F("stock_allocated") - _per_row(units),
+            stock_on_hand=F("stock_on_hand") - _per_row(units),
         )
     order.stock_released = True
 
@@ -284,10 +302,12 @@ def mark_order_paid(
         return "amount_mismatch"
     order.paid_at = paid_at or timezone.now()
     _move(order, Status.PAID, note=f"Paid by M-Pesa, receipt {reference}" if reference else "Paid")
-    for line in order.lines.exclude(variant=None):
-        Product.objects.filter(variants=line.variant_id).update(
-            units_sold=F("units_sold") + line.quantity
-        )
+    sold = _units_by(order, "variant__product_id")
+    if sold:
+        # Lock in primary-key order first: two payments of the same products
+        # must not update them in opposite orders (a deadlock).
+        list(Product.objects.filter(pk__in=sold).order_by("pk").select_for_update().values("pk"))
+        Product.objects.filter(pk__in=sold).update(units_sold=F("units_sold") + _per_row(sold))
     _after_commit_email(order, "paid")
     return "paid"
 
