@@ -128,8 +128,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 account_services.create_address(user=user, **address_form.cleaned_data)
             try:
                 payment_services.request_stk_push(order_id=order.pk, phone=phone)
-            except PaymentError as problem:
-                messages.error(request, problem.shopper_message)
+            except PaymentError:
+                pass  # recorded on the attempt: the status page explains it
             return redirect(order.get_absolute_url())
     data = request.POST if request.method == "POST" else initial
     county = _chosen_county(data, addresses)
