@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Prefetch
 
+from ..fragments import catalogue_changed
 from ..models import Category, Product, ProductVariant
 
 
@@ -15,7 +16,8 @@ def refresh_product_summaries(*, product_ids: Iterable[int]) -> int:
     Cards, the price filter and the price sort read ``Product.price`` (the
     cheapest active variant) so that listing pages need no aggregate over
     variants; search reads ``Product.search_text``. Call this after changing
-    variants, specifications, names, brand or category. Return the number of
+    variants, specifications, names, brand or category. Bumps the catalogue
+    version (``bulk_update`` sends no signals). Return the number of
     products updated.
     """
     ids = list(product_ids)
@@ -56,4 +58,5 @@ def refresh_product_summaries(*, product_ids: Iterable[int]) -> int:
         product.search_text = " ".join(w for w in words if w).lower()
         changed.append(product)
     Product.objects.bulk_update(changed, ["price", "compare_at_price", "search_text"])
+    catalogue_changed()
     return len(changed)

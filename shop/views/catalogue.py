@@ -1,22 +1,32 @@
-"""Catalogue pages: thin views that pick a page or an htmx fragment."""
+"""Catalogue pages: thin views that pick a page or an htmx fragment.
+
+The expensive, visitor-independent parts of each page (cards, listing,
+gallery and specifications) come from ``shop.fragments``, cached per URL
+and catalogue version; the views add the per-visitor rest.
+"""
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Min, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from .. import recently_viewed
+from .. import fragments, recently_viewed
 from ..filters import SORT_CHOICES, ProductFilter
+from ..fragments import Fragment
 from ..htmx import wants_fragment
 from ..models import (
+    AttributeValue,
     Banner,
     Brand,
     Product,
@@ -57,53 +67,100 @@ def card_queryset():
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    page = fragments.fragment(request, "home", lambda: _home_fragment(request))
+    recent = attach_primary_images(_products_in_order(recently_viewed.product_ids(request)))
+    return render(request, "shop/home.html", {"page": page, "recently_viewed": recent})
+
+
+def _home_fragment(request: HttpRequest) -> Fragment:
+    """Render the home page's shelves and brands, the same for every visitor."""
+    now = timezone.now()
     shelves = {
         "featured": card_queryset().filter(is_featured=True).order_by("-created", "-id")[:8],
         "new_arrivals": card_queryset().order_by("-created", "-id")[:8],
         "best_sellers": card_queryset().order_by("-units_sold", "-id")[:8],
     }
     shelves = {name: list(qs) for name, qs in shelves.items()}
-    shelves["recently_viewed"] = _products_in_order(recently_viewed.product_ids(request))
-    attach_primary_images([p for products in shelves.values() for p in products])
-    banners = list(Banner.objects.live())
-    tree = category_tree()
-    return render(
-        request,
-        "shop/home.html",
-        {
-            **shelves,
-            "hero_banners": [b for b in banners if b.placement == Banner.Placement.HERO],
-            "promo_banners": [b for b in banners if b.placement == Banner.Placement.PROMO],
-            "top_categories": tree.roots[:8],
-            "brands": Brand.objects.filter(is_featured=True).order_by("name")[:12],
+    products = [p for products in shelves.values() for p in products]
+    attach_primary_images(products)
+    banners = list(Banner.objects.live(now))
+    # The page changes when a banner starts or ends: keep it no longer.
+    upcoming = Banner.objects.filter(is_active=True).aggregate(
+        start=Min("starts_at", filter=Q(starts_at__gt=now)),
+        end=Min("ends_at", filter=Q(ends_at__gt=now)),
+    )
+    context = {
+        **shelves,
+        "hero_banners": [b for b in banners if b.placement == Banner.Placement.HERO],
+        "promo_banners": [b for b in banners if b.placement == Banner.Placement.PROMO],
+        "top_categories": category_tree().roots[:8],
+        "brands": Brand.objects.filter(is_featured=True).order_by("name")[:12],
+    }
+    return Fragment(
+        parts={
+            "shelves": fragments.render_part("shop/home.html#shelves", context, request),
+            "brands": fragments.render_part("shop/home.html#brands", context, request),
         },
+        product_ids=frozenset(p.pk for p in products),
+        data={},
+        expires=min((t for t in upcoming.values() if t is not None), default=None),
     )
 
 
 FACETS_SECONDS = 300
 
 
-def _listing(
-    request: HttpRequest, *, scope, title: str, context: dict, facet_key: str, facet_scope=None
-) -> HttpResponse:
-    """Render a product list page (or its listing fragment) for *scope*.
+@dataclass
+class Scope:
+    """What a list page lists: its products, title and sidebar counts."""
 
-    The sidebar's brand and option counts describe *facet_scope* (default
-    *scope*) and are cached for a few minutes under *facet_key*: counting
-    over every variant on each request would dominate the page's cost.
+    products: QuerySet
+    title: str
+    facet_key: str
+    facet_products: QuerySet | None = None
+    is_search: bool = False
+
+
+def _listing(
+    request: HttpRequest, find: Callable[[], Scope], context: dict | None = None
+) -> HttpResponse:
+    """Answer a product list page, or its listing fragment for htmx.
+
+    The listing (filters, cards, pagination) comes from the fragment cache;
+    *find* runs only to render it, and may raise Http404.
     """
-    product_filter = ProductFilter(request.GET, queryset=scope)
+    listing = fragments.fragment(request, "listing", lambda: _listing_fragment(request, find()))
+    if wants_fragment(request, "listing"):
+        return HttpResponse(listing["listing"])
+    return render(
+        request,
+        "shop/product_list.html",
+        {**(context or {}), **listing.data, "listing": listing["listing"]},
+    )
+
+
+def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
+    """Render the listing of *scope* for the request's filters, sort and page.
+
+    The sidebar's brand and option counts describe ``scope.facet_products``
+    (default ``scope.products``) and are cached under ``scope.facet_key``,
+    so that other filters, sorts and pages reuse them: counting over every
+    variant would dominate the page's cost.
+    """
+    product_filter = ProductFilter(request.GET, queryset=scope.products)
     products = product_filter.sorted_qs()
     page = Paginator(products, settings.PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = attach_primary_images(list(page.object_list))
-    cache_key = "shop:facets:" + hashlib.sha256(facet_key.encode()).hexdigest()
-    facets = cache.get(cache_key)
-    if facets is None:
-        facets = facets_for(facet_scope if facet_scope is not None else scope)
-        cache.set(cache_key, facets, FACETS_SECONDS)
+    facets = fragments.versioned(
+        "shop:facets:" + hashlib.sha256(scope.facet_key.encode()).hexdigest(),
+        lambda: facets_for(
+            scope.facet_products if scope.facet_products is not None else scope.products
+        ),
+        FACETS_SECONDS,
+    )
+    query = product_filter.cleaned.get("q") or ""
     context = {
-        **context,
-        "title": title,
+        "title": scope.title,
         "filter": product_filter,
         "page": page,
         "products": page.object_list,
@@ -111,38 +168,41 @@ def _listing(
         "active_sort": product_filter.cleaned.get("sort") or "",
         "selected_brands": set(product_filter.cleaned.get("brand") or []),
         "selected_values": set(product_filter.cleaned.get("v") or []),
-        "query": product_filter.cleaned.get("q") or "",
+        "query": query,
+        "is_search": scope.is_search,
         "list_url": request.path,
         "facets": facets,
     }
-    template = "shop/product_list.html"
-    if wants_fragment(request, "listing"):
-        template += "#listing"
-    return render(request, template, context)
+    return Fragment(
+        parts={
+            "listing": fragments.render_part("shop/product_list.html#listing", context, request)
+        },
+        product_ids=frozenset(p.pk for p in page.object_list),
+        data={"title": scope.title, "page_number": page.number, "query": query},
+    )
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 def product_list(request: HttpRequest) -> HttpResponse:
-    return _listing(
-        request, scope=card_queryset(), title="All products", context={}, facet_key="all"
-    )
+    return _listing(request, lambda: Scope(card_queryset(), "All products", facet_key="all"))
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 def search(request: HttpRequest) -> HttpResponse:
-    query = (request.GET.get("q") or "").strip()
-    title = f"Results for “{query[:100]}”" if query else "Search"
-    cleaned_query = " ".join(query.split())[:100].lower()
-    return _listing(
-        request,
-        scope=card_queryset(),
-        title=title,
-        context={"is_search": True},
-        facet_key=f"search:{cleaned_query}",
-        facet_scope=search_products(card_queryset(), cleaned_query),
-    )
+    def find() -> Scope:
+        query = (request.GET.get("q") or "").strip()
+        cleaned_query = " ".join(query.split())[:100].lower()
+        return Scope(
+            card_queryset(),
+            f"Results for “{query[:100]}”" if query else "Search",
+            facet_key=f"search:{cleaned_query}",
+            facet_products=search_products(card_queryset(), cleaned_query),
+            is_search=True,
+        )
+
+    return _listing(request, find)
 
 
 @require_GET
@@ -152,13 +212,14 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     node = tree.by_slug(slug)
     if node is None:
         raise Http404("No such category")
-    scope = card_queryset().filter(category_id__in=tree.descendant_ids(node))
     return _listing(
         request,
-        scope=scope,
-        title=node.name,
-        context={"category": node, "breadcrumbs": tree.ancestors(node)},
-        facet_key=f"category:{node.id}",
+        lambda: Scope(
+            card_queryset().filter(category_id__in=tree.descendant_ids(node)),
+            node.name,
+            facet_key=f"category:{node.id}",
+        ),
+        {"breadcrumbs": tree.ancestors(node)},
     )
 
 
@@ -170,15 +231,11 @@ def brand_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    brand = get_object_or_404(Brand, slug=slug)
-    scope = card_queryset().filter(brand=brand)
-    return _listing(
-        request,
-        scope=scope,
-        title=brand.name,
-        context={"brand": brand},
-        facet_key=f"brand:{brand.pk}",
-    )
+    def find() -> Scope:
+        brand = get_object_or_404(Brand, slug=slug)
+        return Scope(card_queryset().filter(brand=brand), brand.name, facet_key=f"brand:{brand.pk}")
+
+    return _listing(request, find)
 
 
 def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -> list[dict]:
@@ -232,6 +289,26 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
 @require_GET
 @vary_on_headers("HX-Request")
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    if wants_fragment(request, "buy-box"):
+        box = fragments.fragment(
+            request, "buy-box", lambda: _product_fragment(request, slug, buy_box_only=True)
+        )
+        return HttpResponse(box["buy-box"])
+    page = fragments.fragment(request, "product", lambda: _product_fragment(request, slug))
+    product_id = page.data["product_id"]
+    viewed_ids = [i for i in recently_viewed.product_ids(request) if i != product_id]
+    context = {
+        **page.data,
+        "page": page,
+        "recently_viewed": attach_primary_images(_products_in_order(viewed_ids)),
+    }
+    response = render(request, "shop/product_detail.html", context)
+    recently_viewed.remember(request, response, product_id)
+    return response
+
+
+def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = False) -> Fragment:
+    """Render a product page's parts (or only its buy box) for the requested variant."""
     product = get_object_or_404(
         Product.objects.active()
         .select_related("brand", "category")
@@ -239,7 +316,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             Prefetch(
                 "variants",
                 queryset=ProductVariant.objects.filter(is_active=True).prefetch_related(
-                    "values__attribute"
+                    Prefetch("values", queryset=AttributeValue.objects.select_related("attribute"))
                 ),
             ),
             "images",
@@ -265,8 +342,13 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "images": images,
         "pickers": _variant_options(variants, selected) if selected else [],
     }
-    if wants_fragment(request, "buy-box"):
-        return render(request, "shop/product_detail.html#buy-box", context)
+    template = "shop/product_detail.html"
+    if buy_box_only:
+        return Fragment(
+            parts={"buy-box": fragments.render_part(f"{template}#buy-box", context, request)},
+            product_ids=frozenset(),
+            data={},
+        )
     tree = category_tree()
     node = tree.by_id.get(product.category_id)
     related = list(
@@ -275,22 +357,27 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         .exclude(pk=product.pk)
         .order_by("-units_sold", "-id")[:4]
     )
-    viewed_ids = [i for i in recently_viewed.product_ids(request) if i != product.pk]
-    recent = _products_in_order(viewed_ids)
-    attach_primary_images(related + recent)
+    attach_primary_images(related)
     context.update(
         {
             "breadcrumbs": tree.ancestors(node) if node else [],
             "specifications": list(product.specifications.all()),
             "related": related,
-            "in_stock": any(v.in_stock for v in variants),
             "product_ld": _product_json_ld(request, product, variants, images),
-            "recently_viewed": recent,
         }
     )
-    response = render(request, "shop/product_detail.html", context)
-    recently_viewed.remember(request, response, product.pk)
-    return response
+    return Fragment(
+        parts={
+            name: fragments.render_part(f"{template}#{name}", context, request)
+            for name in ("head", "main", "related")
+        },
+        product_ids=frozenset([product.pk, *(p.pk for p in related)]),
+        data={
+            "product_id": product.pk,
+            "title": product.name,
+            "description": Truncator(product.summary or product.description).chars(155),
+        },
+    )
 
 
 def _products_in_order(ids: list[int]) -> list[Product]:

@@ -1,0 +1,245 @@
+"""Rendered catalogue HTML, cached per URL and catalogue version.
+
+The catalogue pages spend most of their time rendering product cards
+(thumbnails, wishlist forms) and running the queries behind them. The parts
+that are the same for every visitor are rendered once and kept in the cache
+under the page's full URL and the *catalogue version*. Every change to the
+catalogue bumps the version (``catalogue_changed``, called by the receivers
+in ``shop.signals`` and by the catalogue services), which makes every older
+entry unreachable at once; old entries simply expire. Code that changes
+catalogue rows with ``QuerySet.update()`` or ``bulk_*()`` (no signals) calls
+``catalogue_changed()`` itself.
+
+Nothing that differs between visitors is ever stored:
+
+- CSRF tokens: fragments are rendered with a placeholder instead of a
+  token, and each response gets the requesting visitor's own token.
+- Wishlist hearts: an entry lists the products it shows. A signed-in
+  shopper who saved one of them gets a fresh render with their own hearts,
+  and that render is not stored.
+- The cart badge, messages and recently viewed products live outside the
+  fragments and are rendered for every request.
+
+Fragments are rendered without context processors, from the values passed
+in only, so a per-visitor value cannot slip into an entry unnoticed.
+
+The version lives in the default cache. Redis (``REDIS_URL``) shares it
+between processes; the per-process memory cache does not, so there entries
+live only briefly (a change made by another process, e.g. the task worker
+releasing stock, shows within ``LOCAL_SECONDS``).
+"""
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache as memoize
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.middleware.csrf import get_token
+from django.template import loader
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import WishlistItem
+
+VERSION_KEY = "shop:catalogue-version"
+CHANGED_KEY = "shop:catalogue-changed-at"
+SHARED_SECONDS = 60 * 60
+LOCAL_SECONDS = 30
+SETTLE_SECONDS = 5
+# Stands in for the CSRF token in stored HTML; the {% csrf_token %} tag
+# escapes its value, and this one needs no escaping.
+CSRF_PLACEHOLDER = "csrf-token-placeholder-4d1c9a7e"
+
+# The sources whose change alters the stored HTML: a deploy that changes one
+# of them gets new keys instead of serving HTML rendered by the old code.
+_SOURCES = [
+    "templates/shop/home.html",
+    "templates/shop/product_list.html",
+    "templates/shop/product_detail.html",
+    "templates/shop/_add_to_cart.html",
+    "templates/components/_breadcrumbs.html",
+    "templates/components/_product_card.html",
+    "templates/components/_product_grid.html",
+    "templates/components/_wishlist_button.html",
+    "shop/templatetags/shop_tags.py",
+    "shop/views/catalogue.py",
+    "shop/fragments.py",
+]
+
+
+# The catalogue version ----------------------------------------------------
+#
+# A change bumps the version at once, inside the changing transaction, so
+# that transaction and everything after its commit sees the new version.
+# Between the bump and the commit, other requests already see the new
+# version but still read the old rows: what they render then is kept only
+# until SETTLE_SECONDS after the last change, never longer. (An after-commit
+# hook would be exact, but transaction.on_commit callbacks belong to the
+# code that opened the transaction, and order placement promises to queue
+# nothing when it fails.) A transaction that commits more than
+# SETTLE_SECONDS after its last catalogue change could leave a stale page
+# for the full lifetime; none of the shop's does.
+
+
+def _fresh_version() -> int:
+    # Microseconds since the epoch: a version (re)created after the cache
+    # lost it is larger than any in use before, so no old entry comes back.
+    return time.time_ns() // 1000
+
+
+def catalogue_version() -> tuple[int, float]:
+    """Return the current catalogue version and when it last changed."""
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, _fresh_version(), None)
+        version = cache.get(VERSION_KEY) or _fresh_version()
+    return version, found.get(CHANGED_KEY, 0.0)
+
+
+def catalogue_changed() -> None:
+    """Record that the catalogue changed: every stored fragment is stale."""
+    # The time first: a reader must never see the new version with the old
+    # time (it would keep what it renders for the full lifetime).
+    cache.set(CHANGED_KEY, time.time(), None)
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # not in the cache (evicted, or never read)
+        cache.set(VERSION_KEY, _fresh_version(), None)
+
+
+# Fragments ------------------------------------------------------------------
+
+
+@dataclass
+class Fragment:
+    """Rendered HTML parts of a page, and the little the page needs besides."""
+
+    parts: dict[str, str]
+    product_ids: frozenset[int]
+    data: dict
+    expires: datetime | None = None
+
+    def __getitem__(self, name: str) -> SafeString:
+        return mark_safe(self.parts[name])
+
+
+def render_part(template_name: str, context: dict, request) -> str:
+    """Render a template (or ``page.html#partial``) for storing.
+
+    No context processors run: the template sees *context*, the request,
+    the CSRF placeholder and the shopper's wishlist (``fragment`` stores
+    nothing that shows a saved product) only.
+    """
+    template = loader.get_template(template_name)
+    return template.render(
+        {
+            **context,
+            "request": request,
+            "csrf_token": CSRF_PLACEHOLDER,
+            "wishlist_ids": saved_product_ids(request),
+        }
+    )
+
+
+def saved_product_ids(request) -> set[int]:
+    """Return the ids of the products on the request's shopper's wishlist.
+
+    One query for a signed-in shopper, once per request; none for visitors.
+    """
+    if not request.user.is_authenticated:
+        return set()
+    ids = getattr(request, "_shop_wishlist_ids", None)
+    if ids is None:
+        ids = set(
+            WishlistItem.objects.filter(user=request.user).values_list("product_id", flat=True)
+        )
+        request._shop_wishlist_ids = ids
+    return ids
+
+
+@memoize
+def _sources_digest() -> str:
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        path = root / name
+        digest.update(path.read_bytes() if path.exists() else name.encode())
+    return digest.hexdigest()[:12]
+
+
+def _key(request, name: str) -> str:
+    url = request.build_absolute_uri()
+    return f"shop:fragment:{name}:{_sources_digest()}:" + hashlib.sha256(url.encode()).hexdigest()
+
+
+def _lifetime(changed_at: float, expires: datetime | None) -> int:
+    """Return how many seconds a fragment rendered now may be kept."""
+    shared = not isinstance(caches["default"], LocMemCache)
+    seconds = SHARED_SECONDS if shared else LOCAL_SECONDS
+    unsettled = changed_at + SETTLE_SECONDS - time.time()
+    if unsettled > 0:
+        seconds = min(seconds, math.ceil(unsettled))
+    if expires is not None:
+        seconds = min(seconds, int((expires - timezone.now()).total_seconds()))
+    return seconds
+
+
+def versioned(key: str, compute: Callable[[], object], seconds: int):
+    """Return ``compute()``, cached under *key* for the current catalogue version."""
+    version, changed_at = catalogue_version()
+    value = cache.get(key, version=version)
+    if value is None:
+        value = compute()
+        seconds = min(seconds, _lifetime(changed_at, None))
+        if seconds > 0:
+            cache.set(key, value, seconds, version=version)
+    return value
+
+
+def _personalise(fragment: Fragment, request) -> Fragment:
+    token = None
+    parts = {}
+    for name, html in fragment.parts.items():
+        if CSRF_PLACEHOLDER in html:
+            token = token or get_token(request)  # also sends the visitor a CSRF cookie
+            html = html.replace(CSRF_PLACEHOLDER, token)
+        parts[name] = html
+    return Fragment(parts, fragment.product_ids, fragment.data, fragment.expires)
+
+
+def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
+    """Return the page part *name* for the request's URL, from the cache if stored.
+
+    *build* renders it (with ``render_part``) when it is missing, and may
+    raise Http404. Its result is stored unless it shows a product on the
+    shopper's wishlist; an entry showing one is not served to that shopper.
+    """
+    key = _key(request, name)
+    version, changed_at = catalogue_version()
+    saved = saved_product_ids(request)
+    stored = cache.get(key, version=version)
+    entry = None
+    if stored is not None and not saved.intersection(stored["product_ids"]):
+        entry = Fragment(
+            stored["parts"], frozenset(stored["product_ids"]), stored["data"], stored["expires"]
+        )
+    if entry is None:
+        entry = build()
+        seconds = _lifetime(changed_at, entry.expires)
+        if seconds > 0 and not saved.intersection(entry.product_ids):
+            stored = {
+                "parts": entry.parts,
+                "product_ids": sorted(entry.product_ids),
+                "data": entry.data,
+                "expires": entry.expires,
+            }
+            cache.set(key, stored, seconds, version=version)
+    return _personalise(entry, request)
