@@ -610,7 +610,7 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
     if latest.status == Status.PENDING:
         return PaymentState(
             "pending",
-            f"Check your phone: enter your M-Pesa PIN to pay KES {latest.amount:,}.",
+            f"Enter your M-Pesa PIN on your phone to pay KES {latest.amount:,}.",
             latest,
             resend_in=resend_in,
         )
