@@ -25,7 +25,7 @@ from payments.exceptions import (
 )
 from payments.results import describe_result
 
-from .conftest import CREDENTIALS
+from .simulators import CREDENTIALS
 
 PHONE = "254708374149"
 

@@ -27,8 +27,8 @@ from payments.results import describe_result
 from shop import services as shop_services
 from shop.models import Order, OrderEvent, Product
 
-from .conftest import wait_for
 from .factories import PAYER, allocated, order_to_pay, payer
+from .simulators import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,7 +21,7 @@ import requests
 import payments.simulator as simulator_package
 from payments.simulator import outcome_for_phone, outcome_table, outcomes
 
-from .conftest import CREDENTIALS
+from .simulators import CREDENTIALS
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 ROOT = Path(__file__).resolve().parents[2]
