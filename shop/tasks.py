@@ -9,6 +9,7 @@ from django_tasks import task
 
 from . import services
 from .models import Order
+from .order_access import order_link
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +23,12 @@ SUBJECTS = {
 def send_order_email(order_id: int, kind: str) -> None:
     """Email the shopper about their order (``received`` or ``paid``)."""
     order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    paid = order.payment_attempts.filter(status="paid").order_by("completed_at").first()
     context = {
         "order": order,
         "kind": kind,
+        "receipt": paid.receipt_number if paid else "",
+        "order_url": settings.SITE_URL + order_link(order),
         "SITE_NAME": settings.SITE_NAME,
         "SITE_URL": settings.SITE_URL,
     }

@@ -6,10 +6,14 @@ internet could; the happy path over real HTTP is in test_services.py.
 
 import json
 import logging
+import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -71,6 +75,10 @@ def post(client, payload, *, token="test-callback-token", **extra):
         content_type="application/json",
         **extra,
     )
+
+
+def status_path(order) -> str:
+    return reverse("payments:status", kwargs={"number": order.number})
 
 
 @pytest.fixture
@@ -336,3 +344,25 @@ def callback_queries(client, lines: int) -> int:
 
 def test_a_callback_runs_the_same_queries_whatever_the_order_size(client):
     assert callback_queries(client, 1) == callback_queries(client, 8) <= 20
+
+
+def test_the_receipt_email_goes_out_once_with_the_receipt_and_a_link(
+    client, order, django_capture_on_commit_callbacks, mailoutbox
+):
+    attempt = pending_attempt(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, body(attempt.checkout_request_id, amount=2000))
+        post(client, body(attempt.checkout_request_id, amount=2000))  # duplicate
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    (receipt,) = [m for m in mailoutbox if m.subject.startswith("Payment received")]
+    assert receipt.subject == f"Payment received for order {order.number}"
+    assert receipt.to == ["amina@example.com"]
+    assert "M-Pesa payment of KES 2,000" in receipt.body
+    assert "(M-Pesa receipt NLJ7RT61SV)" in receipt.body
+    link = re.search(r"Your order: (\S+)", receipt.body).group(1)
+    assert link.startswith(f"{settings.SITE_URL}/orders/{order.number}/payment/?key=")
+    stranger = Client()
+    path = link.removeprefix(settings.SITE_URL)
+    assert stranger.get(path).status_code == 200  # the key opens it in any browser
+    assert stranger.get(status_path(order)).status_code == 200  # and the session keeps it
+    assert Client().get(path.replace(order.number, order_to_pay().number)).status_code == 404
