@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.db.models import F
 
+from payments.models import PaymentAttempt
+
 from . import services
 from .models import (
     Attribute,
@@ -237,6 +239,28 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class PaymentAttemptInline(admin.TabularInline):
+    model = PaymentAttempt
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        "created",
+        "phone",
+        "amount",
+        "status",
+        "result_code",
+        "result_desc",
+        "receipt_number",
+        "flag",
+        "callbacks_received",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Orders are read-only here: status changes go through shop.services."""
@@ -245,7 +269,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ("status", "county", "created")
     search_fields = ("number", "phone", "email", "recipient_name")
     date_hierarchy = "created"
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, PaymentAttemptInline, OrderEventInline]
     readonly_fields = [f.name for f in Order._meta.fields]
 
     def has_add_permission(self, request):
