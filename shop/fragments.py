@@ -180,10 +180,14 @@ def _key(request, name: str) -> str:
     return f"shop:fragment:{name}:{_sources_digest()}:" + hashlib.sha256(url.encode()).hexdigest()
 
 
+def _cache_is_shared() -> bool:
+    """Return whether other processes see this process's cache (Redis: yes)."""
+    return not isinstance(caches["default"], LocMemCache)
+
+
 def _lifetime(changed_at: float, expires: datetime | None) -> int:
     """Return how many seconds a fragment rendered now may be kept."""
-    shared = not isinstance(caches["default"], LocMemCache)
-    seconds = SHARED_SECONDS if shared else LOCAL_SECONDS
+    seconds = SHARED_SECONDS if _cache_is_shared() else LOCAL_SECONDS
     unsettled = changed_at + SETTLE_SECONDS - time.time()
     if unsettled > 0:
         seconds = min(seconds, math.ceil(unsettled))

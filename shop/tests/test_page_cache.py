@@ -1,0 +1,362 @@
+"""The catalogue's cached HTML: invalidation, per-visitor bits, fragments."""
+
+import re
+import time
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.middleware.csrf import _does_token_match
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from shop import fragments, services
+from shop.models import (
+    Banner,
+    Cart,
+    CartLine,
+    Category,
+    Order,
+    ProductImage,
+    ProductVariant,
+    WishlistItem,
+)
+from shop.services import DeliveryAddress
+
+from .factories import BrandFactory, CategoryFactory, make_product
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/products/"
+ADDRESS = DeliveryAddress(
+    recipient_name="Amina Wanjiru",
+    phone="0712345678",
+    county="Nairobi",
+    town="Westlands",
+    street="Mpaka Road",
+    landmark="",
+)
+
+
+@pytest.fixture
+def phone():
+    return make_product(
+        name="Galaxy A15",
+        slug="galaxy-a15",
+        brand=BrandFactory(name="Samsung", slug="samsung"),
+        category=CategoryFactory(name="Phones", slug="phones"),
+        prices=("18999",),
+        stock=1,
+    )
+
+
+def html(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def served_from_cache(client, url) -> bool:
+    """Return True when the page came out of the cache (no query, for a visitor)."""
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return not ctx.captured_queries
+
+
+def card(page: str, name: str) -> str:
+    """Return the product card of *name* on *page*."""
+    for article in re.findall(r"<article.*?</article>", page, re.S):
+        if f">{name}</a></h3>" in article:
+            return article
+    raise AssertionError(f"no card for {name}")
+
+
+# The cache is used ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/", LIST, "/c/phones/", "/brands/samsung/", "/p/galaxy-a15/"])
+def test_catalogue_pages_are_served_from_the_cache(client, phone, url):
+    client.get(url)
+    assert served_from_cache(Client(), url)
+
+
+def test_a_change_that_bypasses_the_signals_is_not_seen_until_the_version_moves(client, phone):
+    """The cache really serves stored HTML: only a version bump refreshes it."""
+    assert "KES 18,999" in card(html(client.get(LIST)), "Galaxy A15")
+    phone.variants.update(price=Decimal("15999"))
+    phone.__class__.objects.filter(pk=phone.pk).update(price=Decimal("15999"))
+    assert "KES 18,999" in card(html(client.get(LIST)), "Galaxy A15")
+    fragments.catalogue_changed()
+    assert "KES 15,999" in card(html(client.get(LIST)), "Galaxy A15")
+
+
+def test_each_query_string_has_its_own_page(client, phone):
+    make_product(name="iPhone 15", brand=BrandFactory(name="Apple", slug="apple"))
+    for _ in range(2):
+        assert names_on(client.get("/products/?brand=samsung")) == ["Galaxy A15"]
+        assert names_on(client.get("/products/?brand=apple")) == ["iPhone 15"]
+        assert names_on(client.get("/search/?q=iphone")) == ["iPhone 15"]
+        assert names_on(client.get("/search/?q=galaxy")) == ["Galaxy A15"]
+
+
+def names_on(response) -> list[str]:
+    return re.findall(r'<h3 class="[^"]*"><a href="[^"]*" [^>]*>([^<]*)</a></h3>', html(response))
+
+
+# Every kind of catalogue change shows at once ----------------------------------
+
+
+def test_a_price_change_shows_on_list_and_product_pages(client, phone):
+    client.get(LIST), client.get(phone.get_absolute_url())
+    variant = phone.variants.get()
+    variant.price = Decimal("15999")
+    variant.save()
+    services.refresh_product_summaries(product_ids=[phone.pk])
+    assert "KES 15,999" in card(html(client.get(LIST)), "Galaxy A15")
+    assert "KES 15,999" in html(client.get(phone.get_absolute_url()))
+
+
+def test_a_price_change_in_the_admin_shows_at_once(client, phone):
+    client.get(LIST)
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("boss", "b@example.com", "pw"))
+    variant = phone.variants.get()
+    changelist = reverse("admin:shop_productvariant_changelist")
+    response = staff.post(
+        changelist,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": variant.pk,
+            "form-0-price": "14999",
+            "form-0-stock_on_hand": variant.stock_on_hand,
+            "form-0-is_active": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    assert ProductVariant.objects.get(pk=variant.pk).price == Decimal("14999")
+    assert "KES 14,999" in card(html(client.get(LIST)), "Galaxy A15")
+
+
+def test_buying_the_last_unit_shows_out_of_stock_at_once(client, phone):
+    """Orders move stock with F() updates (no signal): the order's save bumps the version."""
+    variant = phone.variants.get()
+    url = phone.get_absolute_url()
+    assert "Out of stock" not in card(html(client.get(LIST)), "Galaxy A15")
+    assert "Only 1 left" in html(client.get(url))
+    cart = Cart.objects.create()
+    CartLine.objects.create(cart=cart, variant=variant, quantity=1, price_when_added=variant.price)
+    order = services.place_order(
+        cart=cart, email="a@example.com", phone="254712345678", address=ADDRESS
+    )
+    assert "Out of stock" in card(html(client.get(LIST)), "Galaxy A15")
+    assert "Add to cart" not in html(client.get(url))
+    services.change_order_status(order_id=order.pk, to=Order.Status.CANCELLED)
+    assert "Out of stock" not in card(html(client.get(LIST)), "Galaxy A15")
+    assert "Add to cart" in html(client.get(url))
+
+
+def test_a_stock_change_in_the_admin_shows_at_once(client, phone):
+    client.get(phone.get_absolute_url())
+    variant = phone.variants.get()
+    variant.stock_on_hand = 0
+    variant.save()
+    assert "This option is out of stock" in html(client.get(phone.get_absolute_url()))
+
+
+def test_a_hidden_product_disappears_at_once(client, phone):
+    client.get(LIST), client.get(phone.get_absolute_url())
+    phone.is_active = False
+    phone.save()
+    assert "Galaxy A15" not in html(client.get(LIST))
+    assert client.get(phone.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "change", "shown"),
+    [
+        ("/", lambda p: Banner.objects.create(title="Lipa na M-Pesa"), "Lipa na M-Pesa"),
+        ("/brands/samsung/", lambda p: _rename(p.brand, "Samsung Kenya"), "Samsung Kenya"),
+        (
+            "/c/phones/",
+            lambda p: _rename(Category.objects.get(slug="phones"), "Simu"),
+            '<h1 class="text-2xl font-bold">Simu</h1>',
+        ),
+        (
+            "/p/galaxy-a15/",
+            lambda p: p.specifications.create(name="Battery", value="6000 mAh"),
+            "6000 mAh",
+        ),
+    ],
+    ids=["banner", "brand", "category", "specification"],
+)
+def test_other_catalogue_changes_show_at_once(client, phone, url, change, shown):
+    assert shown not in html(client.get(url))
+    change(phone)
+    assert shown in html(client.get(url))
+
+
+def _rename(obj, name):
+    obj.name = name
+    obj.save()
+
+
+def test_a_deleted_picture_goes_at_once(client, phone):
+    assert "<img" in card(html(client.get(LIST)), "Galaxy A15")
+    ProductImage.objects.filter(product=phone).delete()
+    assert "<img" not in card(html(client.get(LIST)), "Galaxy A15")
+
+
+# How long a stored page is kept ---------------------------------------------------
+
+
+def test_a_page_rendered_just_after_a_change_is_kept_only_briefly(monkeypatch):
+    """Until a change has surely committed, what is rendered may be from the old rows."""
+    monkeypatch.setattr(fragments, "_cache_is_shared", lambda: True)
+    assert fragments._lifetime(time.time(), None) <= fragments.SETTLE_SECONDS
+    settled = time.time() - fragments.SETTLE_SECONDS - 1
+    assert fragments._lifetime(settled, None) == fragments.SHARED_SECONDS
+
+
+def test_the_home_page_is_kept_no_longer_than_until_a_banner_starts(client, phone):
+    Banner.objects.create(title="Later", starts_at=timezone.now() + timezone.timedelta(seconds=9))
+    assert fragments._lifetime(0.0, timezone.now() + timezone.timedelta(seconds=9)) <= 9
+    assert "Later" not in html(client.get("/"))
+
+
+def test_without_a_shared_cache_pages_are_kept_briefly():
+    assert fragments._lifetime(0.0, None) == fragments.LOCAL_SECONDS
+
+
+def test_a_lost_version_comes_back_higher_than_before(phone):
+    from django.core.cache import cache
+
+    before, _ = fragments.catalogue_version()
+    cache.delete(fragments.VERSION_KEY)
+    after, _ = fragments.catalogue_version()
+    assert after > before
+
+
+# Per-visitor bits ---------------------------------------------------------------
+
+
+def tokens(page: str) -> list[str]:
+    found = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found
+    return found
+
+
+@pytest.mark.parametrize("url", [LIST, "/", "/p/galaxy-a15/"])
+def test_every_visitor_gets_forms_with_their_own_csrf_token(phone, url):
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    first_page, second_page = html(first.get(url)), html(second.get(url))
+    assert fragments.CSRF_PLACEHOLDER not in first_page + second_page
+    first_secret = first.cookies["csrftoken"].value
+    second_secret = second.cookies["csrftoken"].value  # the cached page still sets the cookie
+    assert first_secret != second_secret
+    assert all(_does_token_match(t, first_secret) for t in tokens(first_page))
+    assert all(_does_token_match(t, second_secret) for t in tokens(second_page))
+    assert not any(_does_token_match(t, first_secret) for t in tokens(second_page))
+
+
+def test_a_form_from_a_cached_page_posts(phone):
+    Client().get(phone.get_absolute_url())  # stored by another visitor
+    visitor = Client(enforce_csrf_checks=True)
+    page = html(visitor.get(phone.get_absolute_url()))
+    token = tokens(page)[-1]  # the add-to-cart form's
+    response = visitor.post(
+        reverse("shop:cart-add"),
+        {"variant": phone.variants.get().pk, "quantity": 1, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    assert re.search(r'data-testid="cart-count"[^>]*>1<', html(visitor.get(LIST)))
+
+
+def signed_in(name: str):
+    user = get_user_model().objects.create_user(name, f"{name}@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+def heart_pressed(page: str, name: str) -> bool:
+    return 'aria-pressed="true"' in card(page, name)
+
+
+@pytest.mark.parametrize("saver_first", [True, False])
+@pytest.mark.parametrize("url", [LIST, "/"])
+def test_wishlist_hearts_are_each_shoppers_own(phone, url, saver_first):
+    (saver, user), (other, _) = signed_in("ann"), signed_in("bob")
+    WishlistItem.objects.create(user=user, product=phone)
+    order = [(saver, True), (other, False), (Client(), False)]
+    if not saver_first:
+        order.reverse()
+    for client, pressed in order:
+        assert heart_pressed(html(client.get(url)), "Galaxy A15") is pressed
+    for client, pressed in order:  # and again, now that pages are stored
+        assert heart_pressed(html(client.get(url)), "Galaxy A15") is pressed
+
+
+def test_the_product_page_heart_is_the_shoppers_own(phone):
+    saver, user = signed_in("ann")
+    WishlistItem.objects.create(user=user, product=phone)
+    url = phone.get_absolute_url()
+    assert 'aria-pressed="true"' not in html(Client().get(url))
+    assert 'aria-pressed="true"' in html(saver.get(url))
+    assert 'aria-pressed="true"' not in html(Client().get(url))
+
+
+def test_cart_badge_and_history_stay_per_visitor(phone):
+    buyer, browser = Client(), Client()
+    buyer.post(reverse("shop:cart-add"), {"variant": phone.variants.get().pk, "quantity": 1})
+    other = make_product(name="Other phone", prices=("100",))
+    browser.get(other.get_absolute_url())
+    badge = re.compile(r'data-testid="cart-count"[^>]*>(\d+)<')
+    buyer_page = html(buyer.get(phone.get_absolute_url()))
+    browser_page = html(browser.get(phone.get_absolute_url()))
+    assert badge.search(buyer_page).group(1) == "1"
+    assert badge.search(browser_page).group(1) == "0"
+    assert 'id="recently-viewed"' in browser_page and 'id="recently-viewed"' not in buyer_page
+
+
+# Fragments and whole pages ------------------------------------------------------
+
+HX = {"HX-Request": "true", "HX-Target": "listing"}
+RESTORE = {**HX, "HX-History-Restore-Request": "true"}
+
+
+@pytest.mark.parametrize("page_first", [True, False])
+def test_listing_fragment_and_whole_page_from_one_stored_listing(client, phone, page_first):
+    url = "/products/?brand=samsung"
+    requests = [{}, HX] if page_first else [HX, {}]
+    answers = {}
+    for headers in requests + requests:
+        response = client.get(url, headers=headers)
+        assert "HX-Request" in response["Vary"]
+        answers.setdefault(bool(headers), []).append(html(response))
+    for fragment in answers[True]:
+        assert fragment.lstrip().startswith('<div id="listing"') and "<footer" not in fragment
+        assert "Galaxy A15" in fragment
+    for page in answers[False]:
+        assert page.startswith("<!doctype html>") and "<footer" in page
+        assert '<div id="listing"' in page and "<title>All products · Duka Tech</title>" in page
+    restore = client.get(url, headers=RESTORE)
+    assert "<footer" in html(restore) and "HX-Request" in restore["Vary"]
+
+
+@pytest.mark.parametrize("page_first", [True, False])
+def test_buy_box_fragment_and_whole_product_page(client, phone, page_first):
+    url = phone.get_absolute_url()
+    box = {"HX-Request": "true", "HX-Target": "buy-box"}
+    order = [{}, box] if page_first else [box, {}]
+    for headers in order + order:
+        page = html(client.get(url, headers=headers))
+        if headers:
+            assert page.lstrip().startswith('<div id="buy-box"') and "<footer" not in page
+        else:
+            assert "<footer" in page and '<div id="buy-box"' in page
+            assert '<script type="application/ld+json">' in page
+            assert "<title>Galaxy A15 · Duka Tech</title>" in page
