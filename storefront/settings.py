@@ -328,10 +328,11 @@ if not DEBUG and MPESA_ENVIRONMENT == "production":
 MPESA_RESEND_SECONDS = env_int("MPESA_RESEND_SECONDS", 60)
 # Pending pushes are STK-queried this long after the push, then with backoff.
 MPESA_RECONCILE_AFTER_SECONDS = env_int("MPESA_RECONCILE_AFTER_SECONDS", 60)
-# Source-address check of callbacks: "log" (default: note and accept),
-# "enforce" (refuse others with 403) or "off". The list is the community one
-# (docs/mpesa.md §6); Safaricom publishes none, so it starts log-only.
-MPESA_CALLBACK_IP_POLICY = env("MPESA_CALLBACK_IP_POLICY", "log")
+# Source-address check of callbacks: "log" (the default with Safaricom: note
+# and accept), "enforce" (refuse others with 403) or "off" (the default with
+# the simulator). The list is the community one (docs/mpesa.md §6);
+# Safaricom publishes none, so it starts log-only.
+MPESA_CALLBACK_IP_POLICY = env("MPESA_CALLBACK_IP_POLICY", "off" if _MPESA_SIMULATED else "log")
 if MPESA_CALLBACK_IP_POLICY not in ("log", "enforce", "off"):
     raise ImproperlyConfigured("MPESA_CALLBACK_IP_POLICY must be log, enforce or off.")
 MPESA_CALLBACK_ALLOWED_IPS = env_list(

@@ -78,3 +78,33 @@ def test_production_security_is_on_by_default(setting, expected):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(expected)
+
+
+def setting_under(name: str, **env_overrides) -> str:
+    """Return repr(settings.<name>) in a fresh process with *env_overrides*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPESA_") and k != "DEBUG"}
+    env.update(DEBUG="1", DJANGO_SETTINGS_MODULE="storefront.settings", **env_overrides)
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        f"print(repr(settings.{name}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_callback_source_addresses_are_logged_with_safaricom_and_ignored_with_the_simulator():
+    assert setting_under("MPESA_CALLBACK_IP_POLICY", MPESA_ENVIRONMENT="sandbox") == "'log'"
+    assert setting_under("MPESA_CALLBACK_IP_POLICY") == "'off'"
+    enforce = setting_under(
+        "MPESA_CALLBACK_IP_POLICY", MPESA_ENVIRONMENT="sandbox", MPESA_CALLBACK_IP_POLICY="enforce"
+    )
+    assert enforce == "'enforce'"
+
+
+def test_an_unknown_callback_address_policy_stops_start_up():
+    result = run_check(DEBUG="1", MPESA_CALLBACK_IP_POLICY="maybe")
+    assert result.returncode != 0
+    assert "MPESA_CALLBACK_IP_POLICY must be log, enforce or off" in result.stderr
