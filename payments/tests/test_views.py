@@ -1,5 +1,6 @@
 """The shopper's payment status page and its resend form."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from payments.forms import MpesaPhoneForm
 from payments.models import PaymentAttempt
 from shop.order_access import SESSION_KEY
 from shop.services import mark_order_paid
@@ -180,3 +185,33 @@ def test_the_status_page_runs_a_bounded_number_of_queries(client):
     assert small == large
     page, fragment = small
     assert page <= 8 and fragment <= 4
+
+
+PHONE_INPUT = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet="0123456789+ -.()", max_size=20),
+    st.from_regex(r"\A(\+?254|0)?[17]\d{8}\Z"),
+)
+
+
+@hypothesis_settings(
+    database=None,
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(phone=PHONE_INPUT)
+def test_any_phone_input_is_refused_clearly_or_normalised_never_a_500(client, order, phone):
+    attempt_for(order, status=A.FAILED, result_code="1032", resend_in=30)
+    resend = reverse("payments:resend", kwargs={"number": order.number})
+    response = client.post(resend, {"phone": phone}, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    form = MpesaPhoneForm({"phone": phone})
+    if form.is_valid():
+        assert re.fullmatch(r"254[17]\d{8}", form.cleaned_data["phone"])
+        assert "You can ask for a new one in" in html  # valid: only the throttle stops it
+    else:
+        assert "Enter a Safaricom/Airtel number" in html or "This field is required" in html
+    assert PaymentAttempt.objects.filter(order=order).count() == 1
+    PaymentAttempt.objects.filter(order=order).delete()
