@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "crispy_tailwind",
     "sorl.thumbnail",
     "django_filters",
+    "import_export",
     "django_tasks",
     "django_tasks_db",
     "accounts",
@@ -256,6 +257,9 @@ CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
 ORDER_PAYMENT_MINUTES = env_int("ORDER_PAYMENT_MINUTES", 30)
 # Delivery fee for counties in no delivery zone, when no fallback zone exists.
 DEFAULT_DELIVERY_FEE = env("DEFAULT_DELIVERY_FEE", "500")
+# Paid orders not shipped this many days after payment are listed on the
+# staff's "Needs attention" page.
+SHIP_WITHIN_DAYS = env_int("SHIP_WITHIN_DAYS", 2)
 
 # M-PESA (Daraja STK Push). "simulator" talks to the built-in Daraja
 # simulator (payments/simulator) on MPESA_BASE_URL; "sandbox" and
