@@ -220,3 +220,19 @@ def test_checkout_runs_a_bounded_number_of_queries(client):
     small, large = checkout_queries(client, 1), checkout_queries(client, 8)
     assert small == large
     assert small[0] <= 10 and small[1] <= 10
+
+
+def test_a_quote_with_htmx_has_the_pay_button_show_the_new_total(client):
+    """The pay button, outside the swapped summary, asks for its amount after a quote."""
+    fill_cart(client, "1500")
+    data = {**GUEST, "new-county": "1", "action": "quote"}
+    summary = client.post(CHECKOUT, data, **HTMX_QUOTE)
+    assert "checkout:quoted" in summary["HX-Trigger"]
+    page = client.get(CHECKOUT).content.decode()
+    assert re.search(r'<span id="pay-amount"[^>]*hx-trigger="checkout:quoted from:body"', page)
+    amount = client.post(CHECKOUT, data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="pay-amount")
+    html = amount.content.decode()
+    assert amount.status_code == 200
+    assert html.lstrip().startswith('<span id="pay-amount"') and "KES 2,000" in html
+    assert "HX-Trigger" not in amount
+    assert not Order.objects.exists()

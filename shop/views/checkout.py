@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
 
 from accounts import services as account_services
 from accounts.counties import COUNTY_NAMES
@@ -146,5 +147,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     }
     template = "shop/checkout.html"
     if wants_fragment(request, "order-summary"):
-        template += "#order-summary"
+        # The pay button shows the total too: it asks for its own fragment.
+        response = render(request, template + "#order-summary", context)
+        return trigger_client_event(response, "checkout:quoted", {})
+    if wants_fragment(request, "pay-amount"):
+        template += "#pay-amount"
     return render(request, template, context, status=400 if placing else 200)
