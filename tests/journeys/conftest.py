@@ -12,6 +12,7 @@ loads. Media (product pictures) is not served (``SERVE_MEDIA`` is off with
 import pytest
 from django.core.cache import cache
 
+from payments.tests.simulators import paying_shop, start_sim  # noqa: F401 - fixtures
 from shop.demo import seed_catalogue
 
 
