@@ -33,6 +33,28 @@ def current_cart(request, *, create: bool = False) -> Cart | None:
     return cart
 
 
+def cart_to_change(request, *, create_for_user: bool = False) -> Cart | None:
+    """Return the request's cart for a cart service, which locks it.
+
+    A visitor's cart comes back unfetched, as its id from the session: the
+    service's ``SELECT ... FOR UPDATE`` loads it and checks that it is still
+    a visitor's cart (raising ``Cart.DoesNotExist`` if not), so a change
+    costs no separate lookup. None when the visitor has no cart yet; a
+    signed-in shopper's cart is looked up (and made, with *create_for_user*).
+    """
+    if request.user.is_authenticated:
+        return current_cart(request, create=create_for_user)
+    cart_id = request.session.get(CART_SESSION_KEY)
+    return Cart(pk=cart_id, user=None) if isinstance(cart_id, int) else None
+
+
+def remember_cart(request, cart: Cart) -> None:
+    """Make *cart* the request's cart (a visitor's is kept in the session)."""
+    if not request.user.is_authenticated and request.session.get(CART_SESSION_KEY) != cart.pk:
+        request.session[CART_SESSION_KEY] = cart.pk
+    request._shop_cart = cart
+
+
 def cart_count(request) -> int:
     """Return the number of items in the request's cart, in one query."""
     if request.user.is_authenticated:

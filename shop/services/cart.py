@@ -67,40 +67,69 @@ def _check_stock(variant: ProductVariant, quantity: int) -> None:
 
 
 def _locked(cart: Cart) -> Cart:
-    return Cart.objects.select_for_update().get(pk=cart.pk)
+    """Lock *cart*'s row and return it, fresh; call inside atomic().
+
+    *cart* may be an unfetched reference (``carts.cart_to_change``): the
+    lock also checks that its owner is unchanged, raising Cart.DoesNotExist
+    if the cart is gone or was merged into a shopper's.
+    """
+    return Cart.objects.select_for_update().get(pk=cart.pk, user_id=cart.user_id)
 
 
-@transaction.atomic
-def add_to_cart(*, cart: Cart, variant_id, quantity=1) -> CartLine:
+def add_to_cart(*, cart: Cart | None, variant_id, quantity=1) -> CartLine:
     """Add *quantity* of a variant to *cart* (or raise, changing nothing).
 
-    Locks the cart row. Raises ProductVariant.DoesNotExist for an unknown
-    id, VariantUnavailable, InvalidQuantity or NotEnoughStock (the line's
-    new total would exceed the units available).
+    With *cart* None (a visitor's first add, or a session whose cart is
+    gone) a new visitor cart is made in the same transaction as its first
+    line, so a refused add leaves no empty cart; the line's ``cart`` is
+    the cart used. Locks an existing cart's row. Raises
+    ProductVariant.DoesNotExist for an unknown id, VariantUnavailable,
+    InvalidQuantity or NotEnoughStock (the line's new total would exceed
+    the units available).
     """
     quantity = _parse_quantity(quantity)
     variant = _sellable_variant(variant_id)
-    _locked(cart)
-    line = CartLine.objects.filter(cart=cart, variant=variant).first()
-    new_quantity = quantity + (line.quantity if line else 0)
-    if new_quantity > max_line_quantity():
-        raise InvalidQuantity(f"You can buy at most {max_line_quantity()} of one item per order.")
-    _check_stock(variant, new_quantity)
-    if line is None:
-        line = CartLine.objects.create(
-            cart=cart, variant=variant, quantity=new_quantity, price_when_added=variant.price
-        )
-    else:
-        line.quantity = new_quantity
-        line.save(update_fields=["quantity", "updated"])
-    Cart.objects.filter(pk=cart.pk).update(updated=timezone.now())
+    with transaction.atomic():
+        line = None
+        if cart is not None:
+            try:
+                cart = _locked(cart)
+            except Cart.DoesNotExist:
+                if cart.user_id is not None:
+                    raise
+                cart = None
+            else:
+                line = CartLine.objects.filter(cart=cart, variant=variant).first()
+        new_quantity = quantity + (line.quantity if line else 0)
+        if new_quantity > max_line_quantity():
+            raise InvalidQuantity(
+                f"You can buy at most {max_line_quantity()} of one item per order."
+            )
+        _check_stock(variant, new_quantity)
+        if cart is None:
+            cart = Cart.objects.create()
+        if line is None:
+            line = CartLine.objects.create(
+                cart=cart, variant=variant, quantity=new_quantity, price_when_added=variant.price
+            )
+        else:
+            line.quantity = new_quantity
+            line.save(update_fields=["quantity", "updated"])
+    line.cart = cart
     line.variant = variant
     return line
 
 
-def _line_of(cart: Cart, line_id) -> CartLine:
-    return CartLine.objects.select_related("variant__product").get(
-        pk=int_or_none(line_id), cart=cart
+def _locked_line(cart: Cart, line_id) -> CartLine:
+    """Return the line of *cart*, locking the cart's row in the same query.
+
+    Raises CartLine.DoesNotExist for a line that isn't in *cart* (or when
+    *cart*, a reference, is no longer its owner's).
+    """
+    return (
+        CartLine.objects.select_related("cart", "variant__product")
+        .select_for_update(of=("cart",))
+        .get(pk=int_or_none(line_id), cart_id=cart.pk, cart__user_id=cart.user_id)
     )
 
 
@@ -108,27 +137,28 @@ def _line_of(cart: Cart, line_id) -> CartLine:
 def update_cart_line(*, cart: Cart, line_id, quantity) -> CartLine | None:
     """Set a line's quantity; 0 removes it. Return the line, or None if removed.
 
-    Raises CartLine.DoesNotExist for a line that isn't in *cart*, and
-    InvalidQuantity or NotEnoughStock, changing nothing.
+    Locks the cart row. Raises CartLine.DoesNotExist for a line that isn't
+    in *cart*, and InvalidQuantity or NotEnoughStock, changing nothing. The
+    stock is checked when the quantity grows, or when the line already holds
+    more than is available.
     """
-    _locked(cart)
-    line = _line_of(cart, line_id)
+    line = _locked_line(cart, line_id)
     if str(quantity).strip() == "0":
         line.delete()
         return None
     quantity = _parse_quantity(quantity)
     if quantity > line.quantity or line.quantity > line.variant.stock_available:
         _check_stock(line.variant, quantity)
-    line.quantity = quantity
-    line.save(update_fields=["quantity", "updated"])
+    if quantity != line.quantity:
+        line.quantity = quantity
+        line.save(update_fields=["quantity", "updated"])
     return line
 
 
 @transaction.atomic
 def remove_cart_line(*, cart: Cart, line_id) -> None:
     """Remove a line; raise CartLine.DoesNotExist if it isn't in *cart*."""
-    _locked(cart)
-    _line_of(cart, line_id).delete()
+    _locked_line(cart, line_id).delete()
 
 
 @transaction.atomic
@@ -212,6 +242,7 @@ def summarise_cart(cart: Cart | None) -> CartSummary:
 @transaction.atomic
 def accept_cart_prices(*, cart: Cart) -> None:
     """Record that the shopper has seen the current prices of every line."""
+    _locked(cart)
     for line in cart.lines.select_related("variant"):
         if line.price_changed:
             line.price_when_added = line.variant.price

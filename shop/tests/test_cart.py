@@ -291,6 +291,91 @@ def test_cart_page_queries_do_not_grow_with_the_cart(client):
     assert len(ctx.captured_queries) <= 2
 
 
+def test_a_refused_first_add_leaves_no_empty_cart(client, variant):
+    response = add(client, variant, 4)  # only 3 in stock
+    assert response.status_code == 302
+    assert not Cart.objects.exists()
+    assert client.post(reverse("shop:cart-add"), {"variant": "999999"}).status_code == 404
+    assert not Cart.objects.exists()
+    assert CART_SESSION_KEY not in client.session
+
+
+def test_a_session_whose_cart_is_gone_gets_a_new_one(client, variant):
+    add(client, variant, 1)
+    gone = visitor_cart(client)
+    line = gone.lines.get()
+    gone.delete()
+    update = reverse("shop:cart-line-update", args=[line.pk])
+    assert client.post(update, {"quantity": 2}).status_code == 404
+    assert client.post(reverse("shop:cart-clear")).status_code == 404
+    add(client, variant, 2)
+    assert visitor_cart(client).pk != gone.pk
+    assert lines(visitor_cart(client)) == [(variant.sku, 2)]
+
+
+def test_a_visitor_session_never_reaches_a_shoppers_cart(client, variant):
+    """A session holding the id of a cart that now has an owner gets nothing of it."""
+    user = get_user_model().objects.create_user("eve", "eve@example.com", "pw-123456!")
+    add(client, variant, 1)
+    cart = visitor_cart(client)
+    Cart.objects.filter(pk=cart.pk).update(user=user)
+    line = cart.lines.get()
+    url = reverse("shop:cart-line-update", args=[line.pk])
+    assert client.post(url, {"quantity": 2}).status_code == 404
+    assert client.post(reverse("shop:cart-line-remove", args=[line.pk])).status_code == 404
+    assert client.post(reverse("shop:cart-accept-prices")).status_code == 404
+    add(client, variant, 1)  # a new visitor cart, the shopper's is untouched
+    assert lines(Cart.objects.get(user=user)) == [(variant.sku, 1)]
+    assert visitor_cart(client).pk != cart.pk
+
+
+def test_setting_the_same_quantity_writes_nothing(client, variant):
+    add(client, variant, 2)
+    line = CartLine.objects.get()
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(reverse("shop:cart-line-update", args=[line.pk]), {"quantity": 2})
+    assert response.status_code == 302
+    assert not [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+    assert "Cart updated." in [str(m) for m in response.wsgi_request._messages]
+
+
+def post_queries(client, url, data) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(url, data)
+    assert response.status_code == 302
+    if connection.vendor == "postgresql" and "/lines/" in url:
+        locks = [q["sql"] for q in ctx.captured_queries if "FOR UPDATE" in q["sql"]]
+        assert len(locks) == 1 and 'FOR UPDATE OF "shop_cart"' in locks[0]
+    return [q["sql"].split()[0] for q in ctx.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cart_posts_run_few_queries():
+    """A first add is one transaction for the cart and its line, plus the new session.
+
+    Counted outside a test transaction, as in production (BEGIN and COMMIT
+    are counted on SQLite only).
+    """
+    variant = make_product(prices=("100",), stock=5).variants.get()
+    client = Client()
+    shapes = post_queries(client, reverse("shop:cart-add"), {"variant": variant.pk})
+    writes = [s for s in shapes if s not in ("BEGIN", "COMMIT")]
+    # the variant; the cart and line; the session (a new key is checked, then inserted)
+    assert writes == ["SELECT", "INSERT", "INSERT", "SELECT", "INSERT"], shapes
+    line = CartLine.objects.get()
+    for quantity in (2, 1):
+        shapes = post_queries(
+            client, reverse("shop:cart-line-update", args=[line.pk]), {"quantity": quantity}
+        )
+        # the session; the line with its cart locked; the new quantity
+        assert [s for s in shapes if s not in ("BEGIN", "COMMIT")] == [
+            "SELECT",
+            "SELECT",
+            "UPDATE",
+        ], shapes
+    assert CartLine.objects.get().quantity == 1
+
+
 # Concurrency ------------------------------------------------------------------
 
 
@@ -319,6 +404,23 @@ def test_one_cart_cannot_exceed_stock_under_concurrent_adds():
     assert sum(isinstance(r, CartLine) for r in results) == 1, results
     assert all(isinstance(r, (CartLine, NotEnoughStock)) for r in results), results
     assert lines(cart) == [(variant.sku, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cart_known_only_by_its_id_is_still_locked():
+    """Views pass a visitor's cart as a bare id; the lock serialises the changes."""
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL; SQLite serialises them.")
+    variant = make_product(prices=("100",), stock=2).variants.get()
+    cart = Cart.objects.create()
+    results = run_in_threads(
+        *[
+            lambda: services.add_to_cart(cart=Cart(pk=cart.pk), variant_id=variant.pk)
+            for _ in range(4)
+        ]
+    )
+    assert sum(isinstance(r, CartLine) for r in results) == 2, results
+    assert lines(cart) == [(variant.sku, 2)]
 
 
 def test_quantity_error_message_names_the_limit(variant):

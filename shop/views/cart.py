@@ -14,10 +14,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from .. import services
-from ..carts import current_cart
+from ..carts import cart_to_change, current_cart, remember_cart
 from ..exceptions import CartError
 from ..htmx import wants_fragment
 from ..models import (
+    Cart,
     CartLine,
     Product,
     ProductVariant,
@@ -65,10 +66,9 @@ def cart_badge(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
-    cart = current_cart(request, create=True)
     try:
         line = services.add_to_cart(
-            cart=cart,
+            cart=cart_to_change(request, create_for_user=True),
             variant_id=request.POST.get("variant"),
             quantity=request.POST.get("quantity", 1),
         )
@@ -79,6 +79,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
             return render(request, "shop/_cart_feedback.html", {"error": error.message})
         messages.error(request, error.message)
         return redirect(_back(request, reverse("shop:cart")))
+    remember_cart(request, line.cart)
     if request.htmx:
         return _cart_updated(render(request, "shop/_cart_feedback.html", {"line": line}))
     messages.success(request, f"Added {line.variant} to your cart.")
@@ -87,12 +88,14 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 
 def _cart_change(request: HttpRequest, change) -> HttpResponse:
     """Apply *change* to the request's cart and answer with the cart."""
-    cart = current_cart(request)
+    cart = cart_to_change(request)
     if cart is None:
         raise Http404("No cart")
     error = ""
     try:
         message = change(cart)
+    except Cart.DoesNotExist:
+        raise Http404("No cart") from None
     except CartLine.DoesNotExist:
         raise Http404("No such cart line") from None
     except CartError as exc:
