@@ -13,8 +13,9 @@
     measure.py carts-check MARK                  carts created after MARK, and how many have no line
 
 Cart scenarios: {variant} in a spec is replaced by run.sh with `measure.py variant`; a spec with
-{line} (e.g. POST:/cart/lines/{line}/|quantity=1) is a visitor who already has one cart line of
-that variant: here each measured request first adds it (not counted), then posts the spec.
+{line} (e.g. POST:/cart/lines/{line}/|quantity={toggle}) is a visitor who already has one cart
+line of that variant: here each measured request first adds it (not counted), then posts the
+spec, with {toggle} as 2 (wrk's script alternates 2 and 1, so every update changes the line).
 
 Queries: each page is measured in a fresh Python process (so "cold" really is a new worker:
 empty per-process caches, new DB connection) with Django's test Client and
@@ -93,6 +94,7 @@ def queries_one(spec: str) -> dict:
             add = {"variant": os.environ["BENCH_VARIANT"], "quantity": "1"}
             client.post("/cart/add/", {**add, "csrfmiddlewaretoken": TOKEN})
             path = spec.replace("{line}", str(_line_of_session(client)))
+            path = path.replace("{toggle}", "2")  # a real change: the line holds 1
         started = time.perf_counter()
         if path.startswith("POST:"):
             path, _, body = path[5:].partition("|")
@@ -135,7 +137,14 @@ def queries_one(spec: str) -> dict:
     cold = hit()
     hit()
     warm = hit()
+    result = {"spec": spec, "cold": cold, "warm": warm}
     if not spec.startswith("POST:"):
+        # The catalogue's pages come from its page cache once rendered: count a fresh render
+        # too, right after a catalogue change (the category tree and thumbnails stay warm).
+        from shop.fragments import catalogue_changed
+
+        catalogue_changed()
+        result["rendered"] = hit()
         # One request is a noisy clock: the warm time is the median of 5 more, without capture.
         times = []
         for _ in range(5):
@@ -144,7 +153,7 @@ def queries_one(spec: str) -> dict:
             client.get(spec)
             times.append((time.perf_counter() - started) * 1000)
         warm["ms"] = round(statistics.median(times), 1)
-    return {"spec": spec, "cold": cold, "warm": warm}
+    return result
 
 
 def cmd_queries(out: str, items: list[str]) -> None:
@@ -185,7 +194,7 @@ def cmd_variant() -> None:
     """The demo catalogue's sellable variant with the most units available (not a bench- product).
 
     The cart reserves no stock, so a new visitor adding 1 unit never runs it out; the variant
-    only needs stock_available >= 1 (an update to quantity 1 as well)."""
+    needs stock_available >= 2 (cart-update alternates a line between 2 units and 1)."""
     _django()
     from django.db.models import F
 
@@ -195,7 +204,7 @@ def cmd_variant() -> None:
         ProductVariant.objects.filter(is_active=True, product__is_active=True)
         .exclude(product__slug__startswith="bench-")
         .annotate(available=F("stock_on_hand") - F("stock_allocated"))
-        .filter(available__gte=1)
+        .filter(available__gte=2)
         .order_by("-available", "pk")
         .first()
     )
@@ -426,7 +435,7 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
 
     checks, notes, infos = [], [], []
     lines = [
-        "| page | req/s | p50 ms | p99 ms | errors / requests | queries cold/warm | HTML gzip B | CSS gzip B | JS gzip B |",
+        "| page | req/s | p50 ms | p99 ms | errors / requests | queries cold/warm/rendered | HTML gzip B | CSS gzip B | JS gzip B |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| *target* | *≥ {TARGET_RPS_SHARE:.0%} of bare `/items/` (list, detail); ≥ {TARGET_POST_RPS} (cart POSTs)* | | | *0 (cart POSTs)* "
         f"| *≤ {TARGET_QUERIES} (GET pages)* | *≤ {TARGET_HTML_GZIP:,} (list pages)* | *≤ {TARGET_CSS_GZIP:,}* | *htmx only* |",
@@ -454,6 +463,8 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
             )
         if "cold" in q:
             qcell = f"{q['cold']['queries']}/{q['warm']['queries']}"
+            if "rendered" in q:
+                qcell += f"/{q['rendered']['queries']}"
             if q["warm"]["status"] >= 400:
                 qcell += f" (HTTP {q['warm']['status']})"
         else:
@@ -503,8 +514,11 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
                 )
         if "cold" in q and not s["spec"].startswith("POST:"):
             wq, cq = q["warm"]["queries"], q["cold"]["queries"]
-            ok = wq <= TARGET_QUERIES
+            rq = q.get("rendered", {}).get("queries", 0)
+            ok = max(wq, rq) <= TARGET_QUERIES
             extra = f"; cold {cq}{' (over)' if cq > TARGET_QUERIES else ''}"
+            if "rendered" in q:
+                extra += f"; rendered afresh {rq}"
             checks.append(
                 f"- [{'x' if ok else ' '}] `{label}` ≤ {TARGET_QUERIES} queries: warm {wq}{extra}: "
                 f"{'PASS' if ok else 'FAIL'}"
@@ -616,6 +630,13 @@ def cmd_report(run_dir: str, scenarios_file: str) -> None:
                 f"{x['ms']:g} ms `{abbreviate(x['sql'], 110)}`" for x in q["warm"]["slowest"]
             )
         )
+        if "rendered" in q:
+            r = q["rendered"]
+            out.append(
+                f"  - rendered afresh after a catalogue change: {r['queries']} queries, "
+                f"{r['ms']} ms ({r['sql_ms']} ms SQL): "
+                + "; ".join(f"{n}× `{abbreviate(sql, 110)}`" for sql, n in r["shapes"])
+            )
     out.append("")
     text = "\n".join(out)
     (run / "results.md").write_text(text)
