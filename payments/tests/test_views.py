@@ -215,3 +215,20 @@ def test_any_phone_input_is_refused_clearly_or_normalised_never_a_500(client, or
         assert "Enter a Safaricom/Airtel number" in html or "This field is required" in html
     assert PaymentAttempt.objects.filter(order=order).count() == 1
     PaymentAttempt.objects.filter(order=order).delete()
+
+
+def test_a_failed_payment_within_the_resend_wait_refreshes_when_a_retry_is_allowed(client, order):
+    """The wait is counted down by the page itself: the Try again form comes back."""
+    attempt_for(order, status=A.FAILED, result_code="1032", resend_in=40)
+    html = client.get(status_url(order)).content.decode()
+    assert 'data-state="failed"' in html and "You can ask for a new one in 40 seconds" in html
+    assert "No prompt?" not in html  # the shopper cancelled it: they had the prompt
+    assert re.search(r'<noscript><meta http-equiv="refresh" content="40"></noscript>', html)
+    section = re.search(r'<section id="payment-status"[^>]*>', html).group(0)
+    assert 'hx-trigger="load delay:40s"' in section and 'hx-swap="outerHTML"' in section
+    fragment = client.get(status_url(order), **HTMX).content.decode()
+    assert 'hx-trigger="load delay:40s"' in fragment
+    PaymentAttempt.objects.update(resend_after=timezone.now())
+    html = client.get(status_url(order)).content.decode()
+    assert 'data-testid="resend"' in html and "<noscript><meta" not in html
+    assert "hx-trigger" not in re.search(r'<section id="payment-status"[^>]*>', html).group(0)

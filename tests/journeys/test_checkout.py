@@ -221,7 +221,10 @@ def test_guest_without_javascript_pays_and_the_page_refreshes_to_the_receipt(
 # Journey 2: a guest cancels the prompt, then pays a new one ----------------
 
 
-def guest_cancels_then_pays(page: Page, daraja: RunningSimulator, *, js: bool) -> None:
+def guest_cancels_then_pays(
+    page: Page, daraja: RunningSimulator, *, js: bool, waits_to_resend: bool = False
+) -> None:
+    """Cancel the prompt, then pay a new one (after the resend wait if *waits_to_resend*)."""
     variant = affordable_variant()
     fill_cart(page, variant, js=js)
     fill_guest_details(page, mpesa_phone=CANCELS)
@@ -239,6 +242,13 @@ def guest_cancels_then_pays(page: Page, daraja: RunningSimulator, *, js: bool) -
     )
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
+    if waits_to_resend:
+        # Cancelled before a new prompt may be sent: the page says how long,
+        # then offers "Try again" by itself when the time is up.
+        expect(page.get_by_test_id("resend-wait")).to_contain_text("You can ask for a new one in")
+        expect(page.get_by_test_id("resend")).to_be_visible(timeout=SETTLES)
+        if js:
+            assert_no_page_load(page, "the end of the resend wait")
 
     phone = payment_status(page).get_by_label("M-Pesa number")
     expect(phone).to_have_value("254708301032")
@@ -271,9 +281,11 @@ def guest_cancels_then_pays(page: Page, daraja: RunningSimulator, *, js: bool) -
 
 
 def test_guest_with_javascript_cancels_the_prompt_then_pays_a_new_one(
-    page: Page, page_errors: list[str], daraja: RunningSimulator
+    page: Page, page_errors: list[str], daraja: RunningSimulator, settings
 ):
-    guest_cancels_then_pays(page, daraja, js=True)
+    # The first poll (3 s) sees the cancellation 2 s before a resend is allowed.
+    settings.MPESA_RESEND_SECONDS = 5
+    guest_cancels_then_pays(page, daraja, js=True, waits_to_resend=True)
     assert page_errors == []
 
 
