@@ -22,6 +22,13 @@ from .models import (
 )
 from .models.orders import COUNTY_CHOICES
 from .queries import forget_category_tree
+from .resources import (
+    OrderResource,
+    ProductResource,
+    StaffExportMixin,
+    StaffImportExportMixin,
+    VariantResource,
+)
 
 
 @admin.register(Category)
@@ -121,7 +128,8 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(StaffExportMixin, admin.ModelAdmin):
+    resource_classes = [ProductResource]
     list_display = (
         "name",
         "brand",
@@ -149,7 +157,8 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductVariant)
-class ProductVariantAdmin(admin.ModelAdmin):
+class ProductVariantAdmin(StaffImportExportMixin, admin.ModelAdmin):
+    resource_classes = [VariantResource]
     list_display = (
         "sku",
         "product",
@@ -262,8 +271,10 @@ class PaymentAttemptInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(StaffExportMixin, admin.ModelAdmin):
     """Orders are read-only here: status changes go through shop.services."""
+
+    resource_classes = [OrderResource]
 
     list_display = ("number", "created", "status", "total", "county", "phone", "email")
     list_filter = ("status", "county", "created")
