@@ -52,6 +52,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {
         "default_address": addresses.first(),
         "address_count": addresses.count(),
+        "latest_order": request.user.orders.order_by("-created", "-id").first(),
     }
     return render(request, "accounts/overview.html", context)
 

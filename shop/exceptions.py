@@ -53,3 +53,7 @@ class InsufficientStock(CheckoutError):
 
 class IllegalTransition(ShopError):
     """An order status change that the rules do not allow."""
+
+
+class FulfilmentError(ShopError):
+    """A packing, shipping or refund step that was refused; nothing changed."""

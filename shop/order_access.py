@@ -8,7 +8,6 @@ that one order (a guest reading the email on their phone).
 
 from django.core import signing
 from django.http import Http404
-from django.urls import reverse
 
 from .models import Order
 
@@ -33,7 +32,7 @@ def last_order_number(request) -> str | None:
 def order_link(order: Order) -> str:
     """Return the path of *order*'s page with a key that opens it anywhere."""
     key = signing.dumps(order.number, salt=LINK_SALT, compress=True)
-    return f"{reverse('payments:status', kwargs={'number': order.number})}?key={key}"
+    return f"{order.get_absolute_url()}?key={key}"
 
 
 def _key_opens(request, number: str) -> bool:

@@ -3,41 +3,79 @@
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django_tasks import task
 
-from . import services
+from . import emails, services, sms
 from .models import Order
 from .order_access import order_link
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS = {
-    "received": "We received your order {number}",
-    "paid": "Payment received for order {number}",
+#: The order emails (templates/emails/order.txt and .html pick the words).
+EMAILS = {
+    "received",
+    "paid",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "cancellation_requested",
+    "refunded",
 }
+SMS = {
+    "paid": "{site}: we received KES {amount:,} for order {number}{receipt}. We'll text you when "
+    "it ships.",
+    "shipped": "{site}: order {number} is on its way with {courier}, tracking {tracking}. "
+    "The rider will call you.",
+}
+
+
+def _latest_paid_receipt(order: Order) -> str:
+    paid = order.payment_attempts.filter(status="paid").order_by("completed_at").first()
+    return (paid.receipt_number or "") if paid else ""
 
 
 @task()
 def send_order_email(order_id: int, kind: str) -> None:
-    """Email the shopper about their order (``received`` or ``paid``)."""
-    order = Order.objects.prefetch_related("lines").get(pk=order_id)
-    paid = order.payment_attempts.filter(status="paid").order_by("completed_at").first()
-    context = {
-        "order": order,
-        "kind": kind,
-        "receipt": paid.receipt_number if paid else "",
-        "order_url": settings.SITE_URL + order_link(order),
-        "SITE_NAME": settings.SITE_NAME,
-        "SITE_URL": settings.SITE_URL,
-    }
-    send_mail(
-        SUBJECTS[kind].format(number=order.number),
-        render_to_string("emails/order.txt", context),
-        None,
-        [order.email],
+    """Email the shopper about their order (one of ``EMAILS``)."""
+    if kind not in EMAILS:
+        raise ValueError(f"unknown order email {kind!r}")
+    order = Order.objects.get(pk=order_id)
+    lines = list(order.lines.select_related("variant__product"))
+    for line in lines:
+        product = line.variant.product if line.variant else None
+        line.review_url = (
+            f"{settings.SITE_URL}{product.get_absolute_url()}#write-review" if product else ""
+        )
+    emails.send_email(
+        "order",
+        to=[order.email],
+        context={
+            "order": order,
+            "kind": kind,
+            "lines": lines,
+            "receipt": _latest_paid_receipt(order),
+            "shipment": order.shipments.order_by("-created", "-id").first(),
+            "refund": order.refunds.order_by("-created", "-id").first(),
+            "order_url": settings.SITE_URL + order_link(order),
+        },
     )
+
+
+@task()
+def send_order_sms(order_id: int, kind: str) -> None:
+    """Text the shopper's M-Pesa phone about their order (``paid``, ``shipped``)."""
+    order = Order.objects.get(pk=order_id)
+    shipment = order.shipments.order_by("-created", "-id").first()
+    receipt = _latest_paid_receipt(order)
+    message = SMS[kind].format(
+        site=settings.SITE_NAME,
+        amount=order.amount_payable,
+        number=order.number,
+        receipt=f", receipt {receipt}" if receipt else "",
+        courier=shipment.get_courier_display() if shipment else "",
+        tracking=shipment.tracking_number if shipment else "",
+    )
+    sms.send_sms(to=order.phone, message=message)
 
 
 @task()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalogue, checkout
+from .views import cart, catalogue, checkout, orders
 
 app_name = "shop"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("cart/clear/", cart.cart_clear, name="cart-clear"),
     path("cart/accept-prices/", cart.cart_accept_prices, name="cart-accept-prices"),
     path("checkout/", checkout.checkout, name="checkout"),
+    path("orders/", orders.order_list, name="order-list"),
+    path("orders/find/", orders.order_find, name="order-find"),
+    path("orders/<str:number>/", orders.order_detail, name="order-detail"),
+    path("orders/<str:number>/cancel/", orders.order_cancel, name="order-cancel"),
+    path("orders/<str:number>/reorder/", orders.order_reorder, name="order-reorder"),
     path("wishlist/", cart.wishlist, name="wishlist"),
     path("wishlist/toggle/", cart.wishlist_toggle, name="wishlist-toggle"),
     path(

@@ -217,6 +217,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# SMS to shoppers ("paid", "shipped"): Africa's Talking when its API key is
+# set, else the log. See shop/sms.py.
+AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", "sandbox")
+AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", "")
+SMS_SENDER_ID = env("SMS_SENDER_ID", "")
+SMS_BACKEND = env(
+    "SMS_BACKEND",
+    "shop.sms.AfricasTalkingBackend" if AFRICASTALKING_API_KEY else "shop.sms.ConsoleBackend",
+)
+
 # TASKS
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -253,6 +263,8 @@ LOGGING = {
 CURRENCY = "KES"
 PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
 CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
+# The shop's customer-care number, shown on order pages.
+SUPPORT_PHONE = env("SUPPORT_PHONE", "0700 000 000")
 # Unpaid orders expire (and release their stock) after this many minutes.
 ORDER_PAYMENT_MINUTES = env_int("ORDER_PAYMENT_MINUTES", 30)
 # Delivery fee for counties in no delivery zone, when no fallback zone exists.

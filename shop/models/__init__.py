@@ -16,7 +16,15 @@ from .catalogue import (
     ProductVariant,
     TimeStampedModel,
 )
-from .orders import DeliveryZone, Order, OrderEvent, OrderLine
+from .orders import (
+    DeliveryZone,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Refund,
+    Shipment,
+    ShipmentUpdate,
+)
 
 __all__ = [
     "MONEY",
@@ -38,6 +46,9 @@ __all__ = [
     "ProductSpecification",
     "ProductVariant",
     "RecentlyViewed",
+    "Refund",
+    "Shipment",
+    "ShipmentUpdate",
     "TimeStampedModel",
     "WishlistItem",
 ]

@@ -116,7 +116,7 @@ class Order(TimeStampedModel):
         return self.number
 
     def get_absolute_url(self) -> str:
-        return reverse("payments:status", kwargs={"number": self.number})
+        return reverse("shop:order-detail", kwargs={"number": self.number})
 
     @property
     def is_open_for_payment(self) -> bool:
@@ -187,3 +187,110 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '—'} → {self.to_status}"
+
+
+class Shipment(TimeStampedModel):
+    """A parcel handed to a courier for an order, with its tracking number."""
+
+    class Status(models.TextChoices):
+        HANDED_OVER = "handed_over", _("Handed to the courier")
+        IN_TRANSIT = "in_transit", _("In transit")
+        OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery attempt failed")
+        DELIVERED = "delivered", _("Delivered")
+
+    class Courier(models.TextChoices):
+        OWN_RIDER = "own_rider", _("Our own rider")
+        G4S = "g4s", _("G4S Courier")
+        WELLS_FARGO = "wells_fargo", _("Wells Fargo")
+        FARGO = "fargo", _("Fargo Courier")
+        SENDY = "sendy", _("Sendy")
+        POSTA = "posta", _("Posta Kenya (EMS)")
+        MATATU = "matatu", _("Matatu parcel service")
+        OTHER = "other", _("Other")
+
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), related_name="shipments", on_delete=models.PROTECT
+    )
+    courier = models.CharField(_("courier"), max_length=20, choices=Courier.choices)
+    tracking_number = models.CharField(_("tracking number"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.HANDED_OVER
+    )
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(tracking_number=""), name="shipment_tracking_number_set"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_courier_display()} {self.tracking_number}"
+
+
+class ShipmentUpdate(models.Model):
+    """One step of a shipment (who recorded it, when, where)."""
+
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), related_name="updates", on_delete=models.CASCADE
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Shipment.Status.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shipment update")
+        verbose_name_plural = _("shipment updates")
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.shipment}: {self.get_status_display()}"
+
+
+class Refund(models.Model):
+    """Money given back for an order, as recorded by staff."""
+
+    class Method(models.TextChoices):
+        MPESA_REVERSAL = "mpesa_reversal", _("M-Pesa reversal")
+        MPESA_B2C = "mpesa_b2c", _("M-Pesa payout (B2C)")
+        BANK = "bank", _("Bank transfer")
+        CASH = "cash", _("Cash")
+
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), related_name="refunds", on_delete=models.PROTECT
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    method = models.CharField(_("method"), max_length=20, choices=Method.choices)
+    reference = models.CharField(_("reference"), max_length=64)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    created = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: KES {self.amount} ({self.reference})"

@@ -20,6 +20,17 @@ from .cart import (
     update_cart_line,
 )
 from .catalogue import refresh_product_summaries
+from .fulfilment import (
+    cancel_order,
+    decline_cancellation,
+    mark_delivered,
+    mark_packed,
+    record_refund,
+    refunded_amount,
+    reorder,
+    ship_order,
+    update_shipment,
+)
 from .orders import (
     TRANSITIONS,
     DeliveryAddress,
@@ -29,10 +40,21 @@ from .orders import (
     expire_order,
     expire_overdue_orders,
     mark_order_paid,
+    notify,
     place_order,
 )
 
 __all__ = [
+    "cancel_order",
+    "decline_cancellation",
+    "mark_delivered",
+    "mark_packed",
+    "notify",
+    "record_refund",
+    "refunded_amount",
+    "reorder",
+    "ship_order",
+    "update_shipment",
     "RECENTLY_VIEWED_LIMIT",
     "TRANSITIONS",
     "CartSummary",

@@ -185,16 +185,27 @@ def place_order(
     )
     OrderEvent.objects.create(order=order, to_status=order.status, note="Order placed", actor=None)
     cart.lines.all().delete()
-    _after_commit_email(order, "received")
+    notify(order, "received")
     _schedule_expiry(order)
     return order
 
 
-def _after_commit_email(order: Order, kind: str) -> None:
-    from ..tasks import send_order_email
+#: Order news also sent by SMS (when an SMS backend is configured).
+SMS_KINDS = {"paid", "shipped"}
+
+
+def notify(order: Order, kind: str) -> None:
+    """Tell the shopper about *order* once the transaction commits.
+
+    An email for every *kind* (see ``shop.tasks.EMAILS``), and an SMS for
+    the kinds in ``SMS_KINDS``; both go through the task worker.
+    """
+    from ..tasks import send_order_email, send_order_sms
 
     order_id = order.pk
     transaction.on_commit(lambda: send_order_email.enqueue(order_id, kind))
+    if kind in SMS_KINDS:
+        transaction.on_commit(lambda: send_order_sms.enqueue(order_id, kind))
 
 
 def _schedule_expiry(order: Order) -> None:
@@ -308,7 +319,7 @@ def mark_order_paid(
         # must not update them in opposite orders (a deadlock).
         list(Product.objects.filter(pk__in=sold).order_by("pk").select_for_update().values("pk"))
         Product.objects.filter(pk__in=sold).update(units_sold=F("units_sold") + _per_row(sold))
-    _after_commit_email(order, "paid")
+    notify(order, "paid")
     return "paid"
 
 

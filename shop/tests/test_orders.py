@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tasks.exceptions import InvalidTaskError
 from django_tasks_db.models import DBTaskResult
 
-from shop import services
+from shop import services, sms
 from shop.exceptions import EmptyCart, IllegalTransition, InsufficientStock
 from shop.models import (
     Cart,
@@ -372,16 +372,27 @@ def test_the_received_email_asks_for_the_amount_mpesa_will_request():
     assert "pay KES 1,500" in mail.outbox[0].body
 
 
-def test_a_payment_enqueues_the_paid_email(settings, django_capture_on_commit_callbacks):
+def test_a_payment_enqueues_the_paid_email_and_text(settings, django_capture_on_commit_callbacks):
     settings.TASKS = DB_TASKS
+    settings.SMS_BACKEND = "shop.sms.LocmemBackend"
+    sms.outbox.clear()
     order = order_of(variant_of("1000", stock=5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert services.mark_order_paid(order_id=order.pk, amount=1500, reference="QK1") == "paid"
-    assert len(callbacks) == 1
-    row = DBTaskResult.objects.get()
-    assert row.args_kwargs == {"args": [order.pk, "paid"], "kwargs": {}}
-    run_like_the_worker(row)
+    assert len(callbacks) == 2
+    rows = {row.task_path: row for row in DBTaskResult.objects.all()}
+    assert sorted(rows) == ["shop.tasks.send_order_email", "shop.tasks.send_order_sms"]
+    for row in rows.values():
+        assert row.args_kwargs == {"args": [order.pk, "paid"], "kwargs": {}}
+        run_like_the_worker(row)
     assert [m.subject for m in mail.outbox] == [f"Payment received for order {order.number}"]
+    assert sms.outbox == [
+        (
+            "254712345678",
+            f"Duka Tech: we received KES 1,500 for order {order.number}. "
+            "We'll text you when it ships.",
+        )
+    ]
 
 
 def test_the_expiry_task_expires_an_overdue_order():

@@ -131,7 +131,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 payment_services.request_stk_push(order_id=order.pk, phone=phone)
             except PaymentError:
                 pass  # recorded on the attempt: the status page explains it
-            return redirect(order.get_absolute_url())
+            return redirect("payments:status", number=order.number)
     data = request.POST if request.method == "POST" else initial
     county = _chosen_county(data, addresses)
     quote = services.delivery_quote(county=county, subtotal=summary.subtotal) if county else None

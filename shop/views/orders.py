@@ -1,0 +1,134 @@
+"""The shopper's orders: list, detail with its timeline, find, cancel, reorder."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
+from payments.models import PaymentAttempt
+
+from .. import services
+from ..carts import current_cart
+from ..exceptions import IllegalTransition
+from ..models import Order, Shipment, ShipmentUpdate
+from ..order_access import order_for_request, remember_order
+from ..timeline import order_timeline
+
+#: Guest look-ups allowed per address in FIND_WINDOW seconds (against guessing).
+FIND_ATTEMPTS = 10
+FIND_WINDOW = 600
+
+
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    """A shopper's orders, newest first; everyone can find an order by number."""
+    page = None
+    if request.user.is_authenticated:
+        orders = Order.objects.filter(user=request.user).order_by("-created", "-id")
+        page = Paginator(orders, 10).get_page(request.GET.get("page"))
+    return render(request, "shop/order_list.html", {"page": page})
+
+
+def _find_throttled(request: HttpRequest) -> bool:
+    key = f"shop:order-find:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, FIND_WINDOW)
+    try:
+        return cache.incr(key) > FIND_ATTEMPTS
+    except ValueError:  # expired between add and incr
+        return False
+
+
+@require_POST
+def order_find(request: HttpRequest) -> HttpResponse:
+    """Open a guest's order from its number and the phone it was placed with."""
+    number = request.POST.get("number", "").strip().upper().replace(" ", "")[:16]
+    error = ""
+    try:
+        phone = normalise_kenyan_phone(request.POST.get("phone", ""))
+    except InvalidPhoneNumber as problem:
+        phone, error = "", problem.message
+    if _find_throttled(request):
+        error = "Too many tries. Please wait a few minutes and try again."
+    order = None
+    if not error:
+        order = (
+            Order.objects.filter(number=number)
+            .filter(Q(phone=phone) | Q(recipient_phone=phone))
+            .only("id", "number", "user_id")
+            .first()
+        )
+        if order is None:
+            error = "We couldn't find an order with that number and phone number."
+    if error:
+        messages.error(request, error)
+        return redirect("shop:order-list")
+    remember_order(request, order)
+    return redirect(order.get_absolute_url())
+
+
+@require_GET
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    """The order with its timeline, parcel tracking, payment and actions."""
+    order = order_for_request(request, number)
+    lines = list(order.lines.select_related("variant__product"))
+    events = list(order.events.all())
+    shipments = list(
+        Shipment.objects.filter(order=order).prefetch_related(
+            Prefetch("updates", queryset=ShipmentUpdate.objects.order_by("created", "id"))
+        )
+    )
+    paid = (
+        PaymentAttempt.objects.filter(order=order, status=PaymentAttempt.Status.PAID)
+        .order_by("completed_at")
+        .first()
+    )
+    context = {
+        "order": order,
+        "lines": lines,
+        "timeline": order_timeline(order, events, shipments),
+        "shipments": shipments,
+        "payment": paid,
+        "can_cancel": order.status in services.fulfilment.CANCELLABLE,
+        "support_phone": settings.SUPPORT_PHONE,
+    }
+    return render(request, "shop/order_detail.html", context)
+
+
+@require_POST
+def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    order = order_for_request(request, number)
+    actor = request.user if request.user.is_authenticated else None
+    try:
+        order = services.cancel_order(
+            order_id=order.pk, actor=actor, reason=request.POST.get("reason", "")
+        )
+    except IllegalTransition as problem:
+        messages.error(request, problem.message)
+    else:
+        if order.status == Order.Status.CANCELLED:
+            messages.success(request, f"Order {order.number} is cancelled.")
+        else:
+            messages.success(
+                request,
+                f"We're cancelling order {order.number} and will refund your payment. "
+                "We'll email you when the refund is sent.",
+            )
+    return redirect(order.get_absolute_url())
+
+
+@require_POST
+def order_reorder(request: HttpRequest, number: str) -> HttpResponse:
+    order = order_for_request(request, number)
+    added, problems = services.reorder(order=order, cart=current_cart(request, create=True))
+    for problem in problems:
+        messages.warning(request, problem)
+    if added:
+        count = len(added)
+        messages.success(request, f"Added {count} item{'s' if count != 1 else ''} to your cart.")
+        return redirect("shop:cart")
+    return redirect(order.get_absolute_url())
