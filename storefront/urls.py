@@ -12,6 +12,7 @@ admin.site.site_title = f"{settings.SITE_NAME} staff"
 admin.site.index_title = "Run the shop"
 
 urlpatterns = [
+    path("staff/", include("shop.staff")),  # the dashboard, before the admin's own pages
     path("staff/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
