@@ -16,6 +16,7 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from import_export import fields, resources, widgets
 from import_export.admin import ExportMixin, ImportExportMixin
+from import_export.formats import base_formats
 from import_export.instance_loaders import CachedInstanceLoader
 
 from payments.models import PaymentAttempt
@@ -366,8 +367,14 @@ class OrderResource(resources.ModelResource):
 # Admin glue -----------------------------------------------------------------
 
 
+#: Spreadsheets only: CSV and Excel.
+STAFF_FORMATS = [base_formats.CSV, base_formats.XLSX]
+
+
 class StaffExportMixin(ExportMixin):
-    """Export for staff who may view the model."""
+    """Export (CSV or XLSX) for staff who may view the model."""
+
+    formats = STAFF_FORMATS
 
     def has_export_permission(self, request):
         return self.has_view_permission(request)
@@ -375,6 +382,8 @@ class StaffExportMixin(ExportMixin):
 
 class StaffImportExportMixin(ImportExportMixin):
     """Import for staff who may change the model; export for those who may view it."""
+
+    formats = STAFF_FORMATS
 
     def has_import_permission(self, request):
         return self.has_change_permission(request)
