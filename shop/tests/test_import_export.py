@@ -131,9 +131,7 @@ def test_import_of_an_xlsx_file_updates_by_sku(staff_client, phones):
         (["B-1", "9000", "", "4"], "SKU B-1 is in the file twice"),
     ],
 )
-def test_a_bad_row_is_refused_with_a_reason_and_nothing_changes(
-    staff_client, phones, row, message
-):
+def test_a_bad_row_is_refused_with_a_reason_and_nothing_changes(staff_client, phones, row, message):
     before = stock_and_prices()
     upload = csv_file([["B-1", "7000", "", "9"], row])
 
@@ -285,4 +283,3 @@ def test_order_export_runs_one_query_for_the_rows(django_assert_max_num_queries)
     with django_assert_max_num_queries(1):
         data = OrderResource().export(queryset=Order.objects.all())
     assert len(data) == 20
-
