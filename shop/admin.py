@@ -1,10 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import F
 
 from payments.models import PaymentAttempt
 
 from . import services
+from .admin_fulfilment import FulfilmentAdminMixin, PaymentStateFilter
+from .exceptions import ShopError
 from .models import (
     Attribute,
     AttributeValue,
@@ -19,6 +21,9 @@ from .models import (
     ProductImage,
     ProductSpecification,
     ProductVariant,
+    Refund,
+    Shipment,
+    ShipmentUpdate,
 )
 from .models.orders import COUNTY_CHOICES
 from .queries import forget_category_tree
@@ -270,18 +275,98 @@ class PaymentAttemptInline(admin.TabularInline):
         return False
 
 
+class ShipmentInline(admin.TabularInline):
+    model = Shipment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("created", "courier", "tracking_number", "status", "updated")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ("created", "amount", "method", "reference", "note", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
-class OrderAdmin(StaffExportMixin, admin.ModelAdmin):
-    """Orders are read-only here: status changes go through shop.services."""
+class OrderAdmin(FulfilmentAdminMixin, StaffExportMixin, admin.ModelAdmin):
+    """Orders are read-only here: their actions call shop.services (see
+    shop/admin_fulfilment.py), which enforce the rules and write the history."""
 
     resource_classes = [OrderResource]
 
     list_display = ("number", "created", "status", "total", "county", "phone", "email")
-    list_filter = ("status", "county", "created")
-    search_fields = ("number", "phone", "email", "recipient_name")
+    list_filter = ("status", PaymentStateFilter, "county", "created")
+    search_fields = (
+        "number",
+        "phone",
+        "email",
+        "recipient_name",
+        "payment_attempts__receipt_number",
+    )
     date_hierarchy = "created"
-    inlines = [OrderLineInline, PaymentAttemptInline, OrderEventInline]
+    inlines = [
+        OrderLineInline,
+        PaymentAttemptInline,
+        ShipmentInline,
+        RefundInline,
+        OrderEventInline,
+    ]
+    actions = ["mark_packed"]
+
+    @admin.action(description="Mark the selected paid orders packed")
+    def mark_packed(self, request, queryset):
+        done, refused = 0, []
+        for order in queryset.only("pk", "number"):
+            try:
+                services.mark_packed(order_id=order.pk, actor=request.user)
+            except ShopError as problem:
+                refused.append(problem.message)
+            else:
+                done += 1
+        self.message_user(request, f"{done} order(s) marked packed.")
+        for message in refused:
+            self.message_user(request, message, level=messages.WARNING)
     readonly_fields = [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ShipmentUpdateInline(admin.TabularInline):
+    model = ShipmentUpdate
+    extra = 0
+    can_delete = False
+    fields = ("created", "status", "note", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    """Parcels; their steps are recorded from the order's page."""
+
+    list_display = ("tracking_number", "courier", "status", "order", "created", "updated")
+    list_filter = ("courier", "status", "created")
+    list_select_related = ("order",)
+    search_fields = ("tracking_number", "order__number")
+    readonly_fields = [f.name for f in Shipment._meta.fields]
+    inlines = [ShipmentUpdateInline]
 
     def has_add_permission(self, request):
         return False
