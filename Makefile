@@ -32,6 +32,7 @@ migrate: $(VENV)/.installed-dev
 
 demo: migrate
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	$(DEV_ENV) $(BIN)/python manage.py schedule_jobs
 
 run: css demo
 	@echo "Shop on http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"

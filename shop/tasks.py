@@ -1,12 +1,17 @@
 """Background work of the shop (django-tasks, run by the ``worker`` process)."""
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
 from django_tasks import task
 
 from . import emails, services, sms
-from .models import Order
+from .models import Order, ProductVariant
 from .order_access import order_link
 
 logger = logging.getLogger(__name__)
@@ -76,6 +81,53 @@ def send_order_sms(order_id: int, kind: str) -> None:
         tracking=shipment.tracking_number if shipment else "",
     )
     sms.send_sms(to=order.phone, message=message)
+
+
+def low_stock_variants() -> list[ProductVariant]:
+    """Return the sellable variants at or below their low-stock threshold."""
+    return list(
+        ProductVariant.objects.filter(
+            is_active=True,
+            product__is_active=True,
+            stock_on_hand__lte=F("stock_allocated") + F("low_stock_threshold"),
+        )
+        .select_related("product")
+        .order_by("product__name", "sku")
+    )
+
+
+def next_report_time(now: datetime | None = None) -> datetime:
+    """Return the next ``LOW_STOCK_REPORT_HOUR`` o'clock, shop time."""
+    local = timezone.localtime(now or timezone.now())
+    at = local.replace(hour=settings.LOW_STOCK_REPORT_HOUR, minute=0, second=0, microsecond=0)
+    return at if at > local else at + timedelta(days=1)
+
+
+@task()
+def send_low_stock_report(reschedule: bool = True) -> int:
+    """Email staff the variants running out; queue tomorrow's report. Return the count."""
+    variants = low_stock_variants()
+    recipients = settings.STAFF_EMAILS or list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if variants and recipients:
+        emails.send_email(
+            "low_stock",
+            to=recipients,
+            context={
+                "variants": variants,
+                "out": [v for v in variants if not v.in_stock],
+                "admin_url": settings.SITE_URL
+                + reverse("admin:shop_productvariant_changelist")
+                + "?stock=low",
+            },
+        )
+    if reschedule:
+        send_low_stock_report.using(run_after=next_report_time()).enqueue()
+    return len(variants)
 
 
 @task()

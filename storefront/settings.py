@@ -263,6 +263,10 @@ LOGGING = {
 CURRENCY = "KES"
 PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
 CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
+# Staff news (the daily low-stock report): these addresses, or every staff
+# member with an email when unset; sent at this hour, shop time.
+STAFF_EMAILS = env_list("STAFF_EMAILS")
+LOW_STOCK_REPORT_HOUR = env_int("LOW_STOCK_REPORT_HOUR", 7)
 # The shop's customer-care number, shown on order pages.
 SUPPORT_PHONE = env("SUPPORT_PHONE", "0700 000 000")
 # Unpaid orders expire (and release their stock) after this many minutes.

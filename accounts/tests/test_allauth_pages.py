@@ -6,6 +6,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
 from .factories import PASSWORD, UserFactory
@@ -236,3 +237,19 @@ class TestLoginRateLimit:
         response = sign_in(client, "wanjiku@example.com", PASSWORD)
         assert "Too many failed login attempts" in response.content.decode()
         assert not signed_in_user(client).is_authenticated
+
+
+def test_a_new_shopper_gets_a_welcome_email_from_the_worker(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("account_signup"),
+            {"email": "wanjiku@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        )
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    (welcome,) = [m for m in mailoutbox if m.subject == "Welcome to Duka Tech"]
+    assert welcome.to == ["wanjiku@example.com"]
+    assert "pay every order with M-Pesa" in welcome.body and "/products/" in welcome.body
+    html = welcome.alternatives[0][0]
+    assert "<html" in html and "Start shopping" in html

@@ -1,0 +1,21 @@
+"""Background work of accounts (django-tasks, run by the ``worker`` process)."""
+
+from django.conf import settings
+from django_tasks import task
+
+from shop import emails
+
+from .models import User
+
+
+@task()
+def send_welcome_email(user_id: int) -> None:
+    """Welcome a new shopper, with where to start."""
+    user = User.objects.get(pk=user_id)
+    if not user.email:
+        return
+    emails.send_email(
+        "welcome",
+        to=[user.email],
+        context={"user": user, "shop_url": settings.SITE_URL + "/products/"},
+    )
