@@ -84,6 +84,7 @@ def test_a_paid_order_shows_the_receipt_and_stops_polling(client, order):
     mark_order_paid(order_id=order.pk, amount=order.amount_payable, reference="NLJ7RT61SV")
     html = client.get(status_url(order), **HTMX).content.decode()
     assert 'data-state="paid"' in html and "Paid, receipt NLJ7RT61SV." in html
+    assert f'href="/orders/{order.number}/"' in html  # follow the order from here
     assert 'hx-trigger="every' not in html and "Pay without the prompt" not in html
 
 
