@@ -163,6 +163,10 @@ class VariantResource(resources.ModelResource):
     def get_queryset(self):
         return ProductVariant.objects.select_related("product")
 
+    def get_user_visible_fields(self):
+        """Name the columns an import reads; the others are there to read only."""
+        return [field for field in self.get_import_fields() if not field.readonly]
+
     def import_data(self, dataset, *args, **kwargs):
         """Import *dataset*; any bad row rolls the whole file back."""
         kwargs["rollback_on_validation_errors"] = True

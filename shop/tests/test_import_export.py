@@ -283,3 +283,11 @@ def test_order_export_runs_one_query_for_the_rows(django_assert_max_num_queries)
     with django_assert_max_num_queries(1):
         data = OrderResource().export(queryset=Order.objects.all())
     assert len(data) == 20
+
+
+def test_the_import_page_names_the_columns_it_reads(staff_client):
+    page = staff_client.get(IMPORT_URL)
+    [(_, columns)] = page.context["fields_list"]
+    assert columns == HEADERS
+    choices = [label for _, label in page.context["form"].fields["format"].choices]
+    assert [c.lower() for c in choices if c and c != "---"] == ["csv", "xlsx"]
