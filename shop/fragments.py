@@ -69,6 +69,8 @@ _SOURCES = [
     "templates/components/_product_grid.html",
     "templates/components/_wishlist_button.html",
     "shop/templatetags/shop_tags.py",
+    "shop/money.py",
+    "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",
 ]
@@ -80,12 +82,12 @@ _SOURCES = [
 # that transaction and everything after its commit sees the new version.
 # Between the bump and the commit, other requests already see the new
 # version but still read the old rows: what they render then is kept only
-# until SETTLE_SECONDS after the last change, never longer. (An after-commit
-# hook would be exact, but transaction.on_commit callbacks belong to the
-# code that opened the transaction, and order placement promises to queue
-# nothing when it fails.) A transaction that commits more than
-# SETTLE_SECONDS after its last catalogue change could leave a stale page
-# for the full lifetime; none of the shop's does.
+# until SETTLE_SECONDS after the last change, never longer. (A bump in
+# transaction.on_commit would be exact, but on_commit callbacks are the
+# business of the code that opened the transaction: order placement, for
+# one, is held to queueing nothing at all when it fails.) A transaction that
+# commits more than SETTLE_SECONDS after its last catalogue change could
+# leave a stale page for the full lifetime; none of the shop's does.
 
 
 def _fresh_version() -> int:

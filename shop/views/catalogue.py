@@ -51,6 +51,8 @@ CARD_FIELDS = (
 
 def attach_primary_images(products: list[Product]) -> list[Product]:
     """Give each product its ``primary_images`` in one query for all of them."""
+    if not products:
+        return products
     images: dict[int, list[ProductImage]] = {}
     for image in ProductImage.objects.filter(
         product_id__in=[p.pk for p in products], is_primary=True
