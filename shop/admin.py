@@ -22,6 +22,7 @@ from .models import (
     ProductSpecification,
     ProductVariant,
     Refund,
+    Review,
     Shipment,
     ShipmentUpdate,
 )
@@ -373,3 +374,36 @@ class ShipmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Shoppers' reviews: staff approve or hide them, never edit their words."""
+
+    list_display = ("title", "product", "rating", "user", "verified", "status", "created")
+    list_filter = ("status", "rating", "created")
+    list_select_related = ("product", "user")
+    search_fields = ("title", "body", "product__name", "user__email")
+    readonly_fields = [f.name for f in Review._meta.fields]
+    actions = ["approve", "hide"]
+
+    @admin.display(boolean=True, description="verified purchase")
+    def verified(self, review):
+        return review.verified_purchase
+
+    def has_add_permission(self, request):
+        return False
+
+    def _moderate(self, request, queryset, status):
+        ids = list(queryset.values_list("pk", flat=True))
+        for review_id in ids:
+            services.moderate_review(review_id=review_id, status=status, actor=request.user)
+        self.message_user(request, f"{len(ids)} review(s) {status}.")
+
+    @admin.action(description="Approve the selected reviews (show them)")
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, Review.Status.APPROVED)
+
+    @admin.action(description="Hide the selected reviews")
+    def hide(self, request, queryset):
+        self._moderate(request, queryset, Review.Status.HIDDEN)

@@ -57,3 +57,7 @@ class IllegalTransition(ShopError):
 
 class FulfilmentError(ShopError):
     """A packing, shipping or refund step that was refused; nothing changed."""
+
+
+class ReviewError(ShopError):
+    """A review that was refused; nothing was saved."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalogue, checkout, orders
+from .views import cart, catalogue, checkout, orders, reviews
 
 app_name = "shop"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("brands/", catalogue.brand_list, name="brand-list"),
     path("brands/<slug:slug>/", catalogue.brand_detail, name="brand-detail"),
     path("p/<slug:slug>/", catalogue.product_detail, name="product-detail"),
+    path("p/<slug:slug>/reviews/", reviews.product_reviews, name="product-reviews"),
+    path("p/<slug:slug>/reviews/new/", reviews.review_submit, name="review-submit"),
     path("cart/", cart.cart_detail, name="cart"),
     path("cart/badge/", cart.cart_badge, name="cart-badge"),
     path("cart/add/", cart.cart_add, name="cart-add"),

@@ -25,6 +25,7 @@ from .orders import (
     Shipment,
     ShipmentUpdate,
 )
+from .reviews import Review
 
 __all__ = [
     "MONEY",
@@ -47,6 +48,7 @@ __all__ = [
     "ProductVariant",
     "RecentlyViewed",
     "Refund",
+    "Review",
     "Shipment",
     "ShipmentUpdate",
     "TimeStampedModel",

@@ -98,6 +98,11 @@ class Product(TimeStampedModel):
         _("compare-at price from"), null=True, blank=True, editable=False, **MONEY
     )
     units_sold = models.PositiveIntegerField(_("units sold"), default=0, editable=False)
+    # Kept in step with the approved reviews by services.refresh_product_rating().
+    rating_average = models.DecimalField(
+        _("average rating"), max_digits=3, decimal_places=2, default=0, editable=False
+    )
+    rating_count = models.PositiveIntegerField(_("reviews"), default=0, editable=False)
     search_text = models.TextField(_("search text"), blank=True, editable=False)
 
     objects = ProductQuerySet.as_manager()
@@ -110,6 +115,9 @@ class Product(TimeStampedModel):
             models.Index(fields=["is_active", "-created", "-id"], name="product_newest_idx"),
             models.Index(fields=["is_active", "price"], name="product_price_idx"),
             models.Index(fields=["is_active", "-units_sold"], name="product_popular_idx"),
+            models.Index(
+                fields=["is_active", "-rating_average", "-rating_count"], name="product_rating_idx"
+            ),
         ]
 
     def __str__(self) -> str:

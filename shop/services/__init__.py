@@ -43,8 +43,20 @@ from .orders import (
     notify,
     place_order,
 )
+from .reviews import (
+    can_review,
+    delivered_line,
+    moderate_review,
+    refresh_product_rating,
+    submit_review,
+)
 
 __all__ = [
+    "can_review",
+    "delivered_line",
+    "moderate_review",
+    "refresh_product_rating",
+    "submit_review",
     "cancel_order",
     "decline_cancellation",
     "mark_delivered",
