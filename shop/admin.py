@@ -232,32 +232,31 @@ class DeliveryZoneAdmin(admin.ModelAdmin):
         return ", ".join(obj.counties or []) or ("all others" if obj.is_fallback else "—")
 
 
-class OrderLineInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page as they are: added and changed by services."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     fields = ("product_name", "variant_name", "sku", "unit_price", "quantity", "line_total")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     fields = ("created", "from_status", "to_status", "note", "actor")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class PaymentAttemptInline(admin.TabularInline):
+class PaymentAttemptInline(ReadOnlyInline):
     model = PaymentAttempt
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = (
         "created",
@@ -270,33 +269,17 @@ class PaymentAttemptInline(admin.TabularInline):
         "flag",
         "callbacks_received",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class ShipmentInline(admin.TabularInline):
+class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = ("created", "courier", "tracking_number", "status", "updated")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
-    can_delete = False
     fields = ("created", "amount", "method", "reference", "note", "actor")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)
@@ -323,6 +306,7 @@ class OrderAdmin(FulfilmentAdminMixin, StaffExportMixin, admin.ModelAdmin):
         RefundInline,
         OrderEventInline,
     ]
+    readonly_fields = [f.name for f in Order._meta.fields]
     actions = ["mark_packed"]
 
     @admin.action(description="Mark the selected paid orders packed")
@@ -338,7 +322,6 @@ class OrderAdmin(FulfilmentAdminMixin, StaffExportMixin, admin.ModelAdmin):
         self.message_user(request, f"{done} order(s) marked packed.")
         for message in refused:
             self.message_user(request, message, level=messages.WARNING)
-    readonly_fields = [f.name for f in Order._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -347,15 +330,9 @@ class OrderAdmin(FulfilmentAdminMixin, StaffExportMixin, admin.ModelAdmin):
         return False
 
 
-class ShipmentUpdateInline(admin.TabularInline):
+class ShipmentUpdateInline(ReadOnlyInline):
     model = ShipmentUpdate
-    extra = 0
-    can_delete = False
     fields = ("created", "status", "note", "actor")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Shipment)
