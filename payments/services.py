@@ -570,10 +570,7 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
     paid = next((a for a in attempts if a.status == Status.PAID), None)
     receipt = paid.receipt_number or "" if paid else ""
     window_closed = (
-        order.is_open_for_payment
-        and order.expires_at is not None
-        and order.expires_at <= now
-        and not (latest and latest.status == Status.PENDING)
+        order.is_open_for_payment and order.expires_at is not None and order.expires_at <= now
     )
     if window_closed or order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED):
         if paid is not None:

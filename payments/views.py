@@ -57,8 +57,9 @@ def callback(request: HttpRequest, token: str) -> HttpResponse:
     if not expected or not constant_time_compare(token, expected):
         logger.warning("Callback with a wrong path token from %s", ip)
         return HttpResponseNotFound("Not found", content_type="text/plain")
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_CALLBACK_BYTES:
-        logger.warning("Callback of %s bytes from %s refused", request.META["CONTENT_LENGTH"], ip)
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > MAX_CALLBACK_BYTES:
+        logger.warning("Callback of %s bytes from %s refused", length, ip)
         return HttpResponse("Too large", status=413, content_type="text/plain")
     policy = settings.MPESA_CALLBACK_IP_POLICY
     allowed = None if policy == "off" else ip in settings.MPESA_CALLBACK_ALLOWED_IPS

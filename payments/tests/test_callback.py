@@ -166,6 +166,7 @@ def test_an_oversized_body_is_refused(client):
     assert response.status_code == 413 and not Callback.objects.exists()
 
 
+
 def test_a_duplicate_callback_changes_nothing(client, order):
     attempt = pending_attempt(order)
     payload = body(attempt.checkout_request_id, amount=2000)

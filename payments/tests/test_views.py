@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from payments.forms import MpesaPhoneForm
 from payments.models import PaymentAttempt
+from payments.services import payment_state
 from shop.order_access import SESSION_KEY
 from shop.services import mark_order_paid
 
@@ -161,6 +162,13 @@ def test_resend_sends_a_new_prompt(client, order, sim):
     page = client.get(status_url(order)).content.decode()
     assert "We sent a new M-Pesa prompt to your phone." in page
     assert 'data-state="pending"' in page
+
+
+def test_a_pending_push_past_the_payment_window_stops_waiting(client, order):
+    attempt_for(order)
+    later = order.expires_at + timedelta(seconds=1)
+    state = payment_state(order, now=later)
+    assert (state.state, state.polling) == ("closed", False)
 
 
 def test_an_expired_order_says_so(client, order):
