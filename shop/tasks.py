@@ -47,10 +47,10 @@ def send_order_email(order_id: int, kind: str) -> None:
     order = Order.objects.get(pk=order_id)
     lines = list(order.lines.select_related("variant__product"))
     for line in lines:
-        product = line.variant.product if line.variant else None
-        line.review_url = (
-            f"{settings.SITE_URL}{product.get_absolute_url()}#write-review" if product else ""
-        )
+        line.review_url = ""
+        if line.variant:
+            reviews = reverse("shop:product-reviews", args=[line.variant.product.slug])
+            line.review_url = f"{settings.SITE_URL}{reviews}#write-review"
     emails.send_email(
         "order",
         to=[order.email],

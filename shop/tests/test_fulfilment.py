@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from payments.tests.factories import order_to_pay
@@ -263,7 +264,7 @@ def test_the_delivered_email_asks_for_a_review_of_each_product():
     message, html = email_for(order, "delivered")
     assert message.subject == f"Your order {order.number} was delivered"
     for line in order.lines.select_related("variant__product"):
-        url = line.variant.product.get_absolute_url() + "#write-review"
+        url = reverse("shop:product-reviews", args=[line.variant.product.slug]) + "#write-review"
         assert url in message.body and url in html
 
 

@@ -1,8 +1,10 @@
 """Reviews: verified buyers only, once each, shown after approval, ratings kept."""
 
+import re
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.db.models import F
 from django.urls import reverse
 
@@ -12,6 +14,7 @@ from shop import services
 from shop.exceptions import ReviewError
 from shop.fragments import catalogue_version
 from shop.models import Cart, CartLine, Order, Product, ProductVariant, Review
+from shop.tasks import send_order_email
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +62,24 @@ def test_a_buyer_reviews_after_delivery_and_it_shows_once_approved(client, shopp
     assert 'id="write-review"' not in html  # once only
     product.refresh_from_db()
     assert (product.rating_average, product.rating_count) == (Decimal("5.00"), 1)
+
+
+def test_the_review_links_of_a_delivered_order_open_the_review_form(client, shopper, settings):
+    settings.SITE_URL = "https://duka.example"
+    product = delivered_to(shopper)
+    order = Order.objects.get(user=shopper)
+    html = client.get(order.get_absolute_url()).content.decode()
+    [link] = re.findall(r'href="([^"]*)"[^>]*>Review this product<', html)
+    mail.outbox.clear()
+    send_order_email.call(order.pk, "delivered")
+    [emailed] = re.findall(r"https://duka\.example(\S+#write-review)", mail.outbox[0].body)
+    for url in (link, emailed):
+        path, fragment = url.split("#")
+        assert fragment == "write-review"
+        page = client.get(path)
+        assert page.status_code == 200, url
+        assert 'id="write-review"' in page.content.decode(), url
+        assert path == reverse("shop:product-reviews", kwargs={"slug": product.slug})
 
 
 def test_only_a_shopper_who_received_it_may_review(client, shopper):
