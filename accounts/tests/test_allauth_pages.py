@@ -239,6 +239,7 @@ class TestLoginRateLimit:
         assert not signed_in_user(client).is_authenticated
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection
 def test_a_new_shopper_gets_a_welcome_email_from_the_worker(
     client, mailoutbox, django_capture_on_commit_callbacks
 ):

@@ -348,6 +348,7 @@ def test_a_callback_runs_the_same_queries_whatever_the_order_size(client):
     assert callback_queries(client, 1) == callback_queries(client, 8) <= 20
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection
 def test_the_receipt_email_goes_out_once_with_the_receipt_and_a_link(
     client, order, django_capture_on_commit_callbacks, mailoutbox
 ):
