@@ -3,10 +3,11 @@
 The catalogue pages spend most of their time rendering product cards
 (thumbnails, wishlist forms) and running the queries behind them. The parts
 that are the same for every visitor are rendered once and kept in the cache
-under the page's full URL and the *catalogue version*. Every change to the
-catalogue bumps the version (``catalogue_changed``, called by the receivers
-in ``shop.signals`` and by the catalogue services), which makes every older
-entry unreachable at once; old entries simply expire. Code that changes
+under the page's full URL, stamped with the *catalogue version*. Every
+change to the catalogue bumps the version (``catalogue_changed``, called by
+the receivers in ``shop.signals`` and by the catalogue services), which
+makes every entry stamped before stale at once; the next request renders
+its page again and stores it over the stale one. Code that changes
 catalogue rows with ``QuerySet.update()`` or ``bulk_*()`` (no signals) calls
 ``catalogue_changed()`` itself.
 
@@ -201,12 +202,13 @@ def _lifetime(changed_at: float, expires: datetime | None) -> int:
 def versioned(key: str, compute: Callable[[], object], seconds: int):
     """Return ``compute()``, cached under *key* for the current catalogue version."""
     version, changed_at = catalogue_version()
-    value = cache.get(key, version=version)
-    if value is None:
-        value = compute()
-        seconds = min(seconds, _lifetime(changed_at, None))
-        if seconds > 0:
-            cache.set(key, value, seconds, version=version)
+    stored = cache.get(key)
+    if stored is not None and stored[0] == version:
+        return stored[1]
+    value = compute()
+    seconds = min(seconds, _lifetime(changed_at, None))
+    if seconds > 0:
+        cache.set(key, (version, value), seconds)
     return value
 
 
@@ -229,9 +231,17 @@ def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
     shopper's wishlist; an entry showing one is not served to that shopper.
     """
     key = _key(request, name)
-    version, changed_at = catalogue_version()
+    # One round trip: the version, when it changed, and the entry, which is
+    # used only if it was stored under the current version.
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version, _ = catalogue_version()
+    changed_at = found.get(CHANGED_KEY, 0.0)
+    stored = found.get(key)
+    if stored is not None and stored.get("version") != version:
+        stored = None
     saved = saved_product_ids(request)
-    stored = cache.get(key, version=version)
     entry = None
     if stored is not None and not saved.intersection(stored["product_ids"]):
         entry = Fragment(
@@ -242,10 +252,11 @@ def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
         seconds = _lifetime(changed_at, entry.expires)
         if seconds > 0 and not saved.intersection(entry.product_ids):
             stored = {
+                "version": version,
                 "parts": entry.parts,
                 "product_ids": sorted(entry.product_ids),
                 "data": entry.data,
                 "expires": entry.expires,
             }
-            cache.set(key, stored, seconds, version=version)
+            cache.set(key, stored, seconds)
     return _personalise(entry, request)
