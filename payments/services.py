@@ -85,6 +85,12 @@ def _refuse_unless_payable(order, now: datetime) -> None:
     raise OrderNotPayable(f"Order {order.number} is already paid.")
 
 
+def _refuse_if_too_soon(previous: PaymentAttempt, now: datetime) -> None:
+    """Raise ResendTooSoon while the previous push's wait is not over."""
+    if previous.resend_after > now:
+        raise ResendTooSoon(math.ceil((previous.resend_after - now).total_seconds()))
+
+
 @transaction.atomic
 def _create_attempt(
     *, order_id: int, phone: str, now: datetime, supersede_pending: bool
@@ -96,8 +102,7 @@ def _create_attempt(
     _refuse_unless_payable(order, now)
     previous = latest_attempt(order.pk)
     if previous is not None:
-        if previous.resend_after > now:
-            raise ResendTooSoon(math.ceil((previous.resend_after - now).total_seconds()))
+        _refuse_if_too_soon(previous, now)
         if (
             previous.status == Status.PENDING
             and previous.checkout_request_id
@@ -158,7 +163,6 @@ def request_stk_push(
         next_query_at=next_query_at,
         updated=now,
     )
-    attempt.refresh_from_db()
     _schedule_reconciliation(attempt.pk, next_query_at)
     _replay_early_callbacks(accepted.checkout_request_id)
     attempt.refresh_from_db()
@@ -192,8 +196,7 @@ def resend_stk_push(*, order_id: int, phone: str, now: datetime | None = None) -
     previous = latest_attempt(order_id)
     supersede = False
     if previous is not None and previous.status == Status.PENDING and previous.checkout_request_id:
-        if previous.resend_after > now:
-            raise ResendTooSoon(math.ceil((previous.resend_after - now).total_seconds()))
+        _refuse_if_too_soon(previous, now)  # before asking Daraja anything
         answer = _query(previous, now=now)
         previous.refresh_from_db()
         if previous.status == Status.PAID:
