@@ -11,7 +11,7 @@ def shop(request):
     """Site-wide context, evaluated lazily: only what a template uses costs a query."""
     return {
         "SITE_NAME": settings.SITE_NAME,
-        "nav_categories": cache(lambda: category_tree().roots),
+        "nav_categories": cache(lambda: category_tree(request).roots),
         "cart_count": cache(lambda: cart_count(request)),
         "wishlist_ids": lambda: saved_product_ids(request),
     }

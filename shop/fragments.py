@@ -107,6 +107,21 @@ def catalogue_version() -> tuple[int, float]:
     return version, found.get(CHANGED_KEY, 0.0)
 
 
+def request_version(request=None) -> tuple[int, bool]:
+    """Return the catalogue version this request works with, and if it has settled.
+
+    Read once per request (``fragment`` reads it with its entry); settled
+    means SETTLE_SECONDS have passed since the last change.
+    """
+    seen = getattr(request, "_shop_catalogue_version", None)
+    if seen is None:
+        seen = catalogue_version()
+        if request is not None:
+            request._shop_catalogue_version = seen
+    version, changed_at = seen
+    return version, time.time() >= changed_at + SETTLE_SECONDS
+
+
 def catalogue_changed() -> None:
     """Record that the catalogue changed: every stored fragment is stale."""
     # The time first: a reader must never see the new version with the old
@@ -238,6 +253,7 @@ def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
     if version is None:
         version, _ = catalogue_version()
     changed_at = found.get(CHANGED_KEY, 0.0)
+    request._shop_catalogue_version = (version, changed_at)
     stored = found.get(key)
     if stored is not None and stored.get("version") != version:
         stored = None

@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 from django.urls import reverse
 
+from . import fragments
 from .models import AttributeValue, Brand, Category
 
 CATEGORY_TREE_KEY = "shop:category-tree:v2"
@@ -57,12 +58,25 @@ class CategoryTree:
         return ids
 
 
-def category_tree() -> CategoryTree:
+# The tree a process built last, with the catalogue version it was built
+# under: every category change bumps the version, so while the version
+# stands the tree is reused as it is (no cache round trip, no rebuilding).
+_built: tuple[int, "CategoryTree"] | None = None
+
+
+def category_tree(request=None) -> CategoryTree:
     """Return the active categories as a tree, from the cache when warm.
 
     One query when cold, none when warm, whatever the catalogue size. The
-    rows are cached with their URLs.
+    rows are cached with their URLs. With *request*, the catalogue version
+    it already read (``fragments.request_version``) tells whether this
+    process's last tree still stands.
     """
+    global _built
+    version, settled = fragments.request_version(request)
+    built = _built
+    if built is not None and built[0] == version:
+        return built[1]
     rows = cache.get(CATEGORY_TREE_KEY)
     if rows is None:
         rows = list(
@@ -78,10 +92,15 @@ def category_tree() -> CategoryTree:
     for node in sorted(nodes.values(), key=lambda n: (n.sort_order, n.name)):
         parent = nodes.get(node.parent_id) if node.parent_id else None
         (parent.children if parent else roots).append(node)
-    return CategoryTree(by_id=nodes, roots=roots)
+    tree = CategoryTree(by_id=nodes, roots=roots)
+    if settled:  # rows read right after a change may predate its commit
+        _built = (version, tree)
+    return tree
 
 
 def forget_category_tree() -> None:
+    global _built
+    _built = None
     cache.delete(CATEGORY_TREE_KEY)
 
 

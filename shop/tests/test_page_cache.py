@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.middleware.csrf import _does_token_match
 from django.test import Client
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from shop import fragments, services
+from shop import fragments, queries, services
 from shop.models import (
     Banner,
     Cart,
@@ -210,6 +211,29 @@ def test_a_deleted_picture_goes_at_once(client, phone):
     assert "<img" not in card(html(client.get(LIST)), "Galaxy A15")
 
 
+def test_the_category_tree_is_reused_until_the_catalogue_changes(client, phone, monkeypatch):
+    monkeypatch.setattr(fragments, "SETTLE_SECONDS", 0)
+    client.get(LIST)
+    built = queries._built
+    assert built is not None
+    client.get(LIST)
+    assert queries._built is built
+    CategoryFactory(name="Laptops", slug="laptops")
+    assert 'href="/c/laptops/"' in html(client.get(LIST))
+    assert queries._built is not built
+    # Another process renames a category: this one sees it through the shared cache.
+    Category.objects.filter(slug="phones").update(name="Simu")
+    cache.delete(queries.CATEGORY_TREE_KEY)
+    fragments.catalogue_changed()
+    assert 'href="/c/phones/" class="hover:text-emerald-700">Simu</a>' in html(client.get(LIST))
+
+
+def test_a_tree_read_just_after_a_change_is_not_kept(client, phone):
+    fragments.catalogue_changed()
+    client.get(LIST)
+    assert queries._built is None or queries._built[0] != fragments.catalogue_version()[0]
+
+
 # How long a stored page is kept ---------------------------------------------------
 
 
@@ -232,8 +256,6 @@ def test_without_a_shared_cache_pages_are_kept_briefly():
 
 
 def test_a_lost_version_comes_back_higher_than_before(phone):
-    from django.core.cache import cache
-
     before, _ = fragments.catalogue_version()
     cache.delete(fragments.VERSION_KEY)
     after, _ = fragments.catalogue_version()

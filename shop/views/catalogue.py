@@ -95,7 +95,7 @@ def _home_fragment(request: HttpRequest) -> Fragment:
         **shelves,
         "hero_banners": [b for b in banners if b.placement == Banner.Placement.HERO],
         "promo_banners": [b for b in banners if b.placement == Banner.Placement.PROMO],
-        "top_categories": category_tree().roots[:8],
+        "top_categories": category_tree(request).roots[:8],
         "brands": Brand.objects.filter(is_featured=True).order_by("name")[:12],
     }
     return Fragment(
@@ -210,7 +210,7 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    tree = category_tree()
+    tree = category_tree(request)
     node = tree.by_slug(slug)
     if node is None:
         raise Http404("No such category")
@@ -351,7 +351,7 @@ def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = F
             product_ids=frozenset(),
             data={},
         )
-    tree = category_tree()
+    tree = category_tree(request)
     node = tree.by_id.get(product.category_id)
     related = list(
         card_queryset()
