@@ -19,6 +19,7 @@ SORTS = {
     "price-asc": ("Price: low to high", ["price", "id"]),
     "price-desc": ("Price: high to low", ["-price", "-id"]),
     "popular": ("Most popular", ["-units_sold", "-id"]),
+    "top-rated": ("Top rated", ["-rating_average", "-rating_count", "-id"]),
 }
 SORT_CHOICES = [(key, label) for key, (label, _) in SORTS.items()]
 MAX_PRICE = Decimal("10000000")

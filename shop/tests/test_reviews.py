@@ -180,3 +180,43 @@ def test_moderation_makes_cached_catalogue_pages_stale(shopper):
     before = catalogue_version()
     services.moderate_review(review_id=review.pk, status="approved")
     assert catalogue_version() != before
+
+
+def approved_review(user, product, **data) -> Review:
+    review = services.submit_review(user=user, product_id=product.pk, **{**GOOD, **data})
+    return services.moderate_review(review_id=review.pk, status="approved")
+
+
+def test_the_product_page_and_cards_show_the_rating_and_latest_reviews(client, shopper):
+    product = delivered_to(shopper)
+    html = client.get(product.get_absolute_url()).content.decode()
+    assert "No reviews yet" in html and "aggregateRating" not in html
+    approved_review(shopper, product, rating="4", title="Solid buy")
+    html = client.get(product.get_absolute_url()).content.decode()
+    assert "4.0 (1 review)" in html and "Solid buy" in html and "Verified purchase" in html
+    assert '"aggregateRating"' in html and '"reviewCount": 1' in html
+    listing = client.get(reverse("shop:product-list")).content.decode()
+    assert 'data-testid="card-rating"' in listing and 'aria-label="4.0 out of 5 stars"' in listing
+
+
+def test_top_rated_sort_puts_the_best_rated_first(client, shopper):
+    liked = delivered_to(shopper)
+    disliked = delivered_to(shopper)
+    unrated = delivered_to(shopper)
+    approved_review(shopper, disliked, rating="2")
+    approved_review(shopper, liked, rating="5")
+    html = client.get(reverse("shop:product-list") + "?sort=top-rated").content.decode()
+    assert (
+        html.index(liked.name + "<")
+        < html.index(disliked.name + "<")
+        < html.index(unrated.name + "<")
+    )
+
+
+def test_a_visitor_on_the_reviews_page_is_told_who_can_review(client):
+    product = delivered_to(UserFactory())
+    html = client.get(
+        reverse("shop:product-reviews", kwargs={"slug": product.slug})
+    ).content.decode()
+    assert "shoppers who bought the product from us and received it" in html
+    assert "Sign in" in html and 'data-testid="submit-review"' not in html

@@ -32,6 +32,7 @@ from ..models import (
     Product,
     ProductImage,
     ProductVariant,
+    Review,
 )
 from ..queries import category_tree, facets_for, search_products
 
@@ -46,6 +47,8 @@ CARD_FIELDS = (
     "brand__name",
     "brand__slug",
     "created",
+    "rating_average",
+    "rating_count",
 )
 
 
@@ -364,6 +367,15 @@ def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = F
         {
             "breadcrumbs": tree.ancestors(node) if node else [],
             "specifications": list(product.specifications.all()),
+            "reviews": (
+                list(
+                    Review.objects.filter(product=product, status=Review.Status.APPROVED)
+                    .select_related("user")
+                    .order_by("-created", "-id")[:3]
+                )
+                if product.rating_count
+                else []
+            ),
             "related": related,
             "product_ld": _product_json_ld(request, product, variants, images),
         }
@@ -393,7 +405,19 @@ def _products_in_order(ids: list[int]) -> list[Product]:
 def _product_json_ld(request, product, variants, images) -> dict:
     """Return schema.org Product data for search engines."""
     absolute = request.build_absolute_uri
+    rating = (
+        {
+            "aggregateRating": {
+                "@type": "AggregateRating",
+                "ratingValue": str(product.rating_average),
+                "reviewCount": product.rating_count,
+            }
+        }
+        if product.rating_count
+        else {}
+    )
     return {
+        **rating,
         "@context": "https://schema.org",
         "@type": "Product",
         "name": product.name,
