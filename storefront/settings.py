@@ -263,6 +263,8 @@ LOGGING = {
 CURRENCY = "KES"
 PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
 CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
+# Leave products with no unit available out of listings, search and shelves.
+HIDE_SOLD_OUT_PRODUCTS = env_bool("HIDE_SOLD_OUT_PRODUCTS", False)
 # Staff news (the daily low-stock report): these addresses, or every staff
 # member with an email when unset; sent at this hour, shop time.
 STAFF_EMAILS = env_list("STAFF_EMAILS")

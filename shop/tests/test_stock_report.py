@@ -89,3 +89,16 @@ def test_the_command_sends_it_now(staff, capsys):
     call_command("low_stock_report")
     assert "1 variant(s) low on stock." in capsys.readouterr().out
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("hide", [False, True])
+def test_sold_out_products_can_be_left_out_of_listings(client, settings, hide):
+    settings.HIDE_SOLD_OUT_PRODUCTS = hide
+    selling = make_product(name="Tecno Spark 20", stock=4, image=False)
+    sold_out = make_product(name="Tecno Camon 30", stock=0, image=False)
+    for url in ("/", "/products/", "/search/?q=tecno"):
+        html = client.get(url).content.decode()
+        assert selling.name in html
+        assert (sold_out.name in html) is not hide
+    page = client.get(sold_out.get_absolute_url())
+    assert page.status_code == 200 and "Out of stock" in page.content.decode()

@@ -67,7 +67,11 @@ def attach_primary_images(products: list[Product]) -> list[Product]:
 
 
 def card_queryset():
-    return Product.objects.active().with_stock().select_related("brand").only(*CARD_FIELDS)
+    products = Product.objects.active().with_stock()
+    if settings.HIDE_SOLD_OUT_PRODUCTS:
+        # Listings skip them; their own page still opens (and says sold out).
+        products = products.filter(in_stock=True)
+    return products.select_related("brand").only(*CARD_FIELDS)
 
 
 @require_GET
