@@ -58,23 +58,22 @@ SETTLE_SECONDS = 5
 # escapes its value, and this one needs no escaping.
 CSRF_PLACEHOLDER = "csrf-token-placeholder-4d1c9a7e"
 
-# The sources whose change alters the stored HTML: a deploy that changes one
-# of them gets new keys instead of serving HTML rendered by the old code.
+# The sources and settings that shape the stored HTML: a deploy that changes
+# one of them gets new keys instead of serving HTML rendered by the old code.
 _SOURCES = [
     "templates/shop/home.html",
     "templates/shop/product_list.html",
     "templates/shop/product_detail.html",
     "templates/shop/_add_to_cart.html",
-    "templates/components/_breadcrumbs.html",
-    "templates/components/_product_card.html",
-    "templates/components/_product_grid.html",
-    "templates/components/_wishlist_button.html",
-    "shop/templatetags/shop_tags.py",
+    "templates/components/*.html",
+    "shop/templatetags/*.py",
     "shop/money.py",
+    "shop/filters.py",
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",
 ]
+_SETTINGS = ["PRODUCTS_PER_PAGE", "HIDE_SOLD_OUT_PRODUCTS", "CURRENCY", "MEDIA_URL"]
 
 
 # The catalogue version ----------------------------------------------------
@@ -187,15 +186,16 @@ def saved_product_ids(request) -> set[int]:
 def _sources_digest() -> str:
     root = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for name in _SOURCES:
-        path = root / name
-        digest.update(path.read_bytes() if path.exists() else name.encode())
+    for pattern in _SOURCES:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def _key(request, name: str) -> str:
+    shape = repr([_sources_digest(), *(getattr(settings, s, None) for s in _SETTINGS)])
     url = request.build_absolute_uri()
-    return f"shop:fragment:{name}:{_sources_digest()}:" + hashlib.sha256(url.encode()).hexdigest()
+    return f"shop:fragment:{name}:" + hashlib.sha256(f"{shape} {url}".encode()).hexdigest()
 
 
 def _cache_is_shared() -> bool:

@@ -106,6 +106,13 @@ def names_on(response) -> list[str]:
     return re.findall(r'<h3 class="[^"]*"><a href="[^"]*" [^>]*>([^<]*)</a></h3>', html(response))
 
 
+def test_a_setting_that_shapes_the_pages_gets_them_rendered_again(client, phone, settings):
+    make_product(name="iPhone 15")
+    assert len(names_on(client.get(LIST))) == 2
+    settings.PRODUCTS_PER_PAGE = 1
+    assert len(names_on(client.get(LIST))) == 1
+
+
 # Every kind of catalogue change shows at once ----------------------------------
 
 
