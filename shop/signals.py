@@ -4,8 +4,11 @@ Rendered catalogue HTML is cached under a catalogue version
 (``shop.fragments``). Any saved or deleted row that a catalogue page shows
 moves the version on, whether the change comes from the admin, a service or
 the shell. Stock moved by orders (``shop.services.orders`` updates the
-variants with ``F()``, which sends no signal) always comes with a save of
-the order, so an order save counts as a catalogue change too.
+variants with ``F()``, which sends no signal) bumps the version there, and
+only when a page would show it (see ``orders._show_stock_change``): most
+orders leave the cached pages valid. Popularity (``units_sold``: the best
+sellers shelf, the "most popular" sort) follows with the next change or
+when the stored page expires.
 """
 
 from django.contrib.auth.signals import user_logged_in
@@ -22,7 +25,6 @@ from .models import (
     Brand,
     Cart,
     Category,
-    Order,
     Product,
     ProductImage,
     ProductSpecification,
@@ -52,7 +54,6 @@ CATALOGUE_MODELS = (
     Banner,
     Brand,
     Category,
-    Order,
     Product,
     ProductImage,
     ProductSpecification,

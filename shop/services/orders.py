@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from .. import locks
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock
+from ..fragments import catalogue_changed
 from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
 from ..money import quantize, whole_shillings
 
@@ -183,6 +184,7 @@ def place_order(
     ProductVariant.objects.filter(pk__in=units).update(
         stock_allocated=F("stock_allocated") + _per_row(units)
     )
+    _show_stock_change(variants, units, taken=True)
     OrderEvent.objects.create(order=order, to_status=order.status, note="Order placed", actor=None)
     cart.lines.all().delete()
     notify(order, "received")
@@ -232,8 +234,28 @@ def _per_row(units: dict[int, int]) -> Case:
     return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
-def _release_stock(order: Order) -> None:
-    """End the order's hold on stock, once (the variants are locked)."""
+def _show_stock_change(variants: dict[int, ProductVariant], units: dict[int, int], *, taken: bool):
+    """Mark cached catalogue pages stale if the stock they show just changed.
+
+    A page says "In stock" above a variant's low-stock threshold, "Only N
+    left" at or below it and "Out of stock" at none, so taking or giving
+    back units changes what it shows only when the smaller of the before
+    and after figures is at or below the threshold. *variants* hold the
+    figures before the change. Most orders leave every page as it was.
+    """
+    for pk, quantity in units.items():
+        variant = variants.get(pk)
+        if variant is None:
+            continue
+        before = variant.stock_available
+        after = max(before - quantity, 0) if taken else before + quantity
+        if min(before, after) <= variant.low_stock_threshold:
+            catalogue_changed()
+            return
+
+
+def _release_stock(order: Order, variants: dict[int, ProductVariant]) -> None:
+    """End the order's hold on stock, once (*variants* are locked)."""
     if order.stock_released:
         return
     units = _units_by(order, "variant_id")
@@ -241,6 +263,7 @@ def _release_stock(order: Order) -> None:
         ProductVariant.objects.filter(pk__in=units).update(
             stock_allocated=F("stock_allocated") - _per_row(units)
         )
+        _show_stock_change(variants, units, taken=False)
     order.stock_released = True
 
 
@@ -268,9 +291,9 @@ def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
         )
     variant_ids = list(order.lines.exclude(variant=None).values_list("variant_id", flat=True))
     if to in RELEASING or to == Status.SHIPPED:
-        locks.lock_variants(variant_ids)
+        locked = locks.lock_variants(variant_ids)
     if to in RELEASING:
-        _release_stock(order)
+        _release_stock(order, locked)
     elif to == Status.SHIPPED:
         _ship_stock(order)
     from_status = order.status

@@ -389,3 +389,30 @@ def test_buy_box_fragment_and_whole_product_page(client, phone, page_first):
             assert "<footer" in page and '<div id="buy-box"' in page
             assert '<script type="application/ld+json">' in page
             assert "<title>Galaxy A15 · Duka Tech</title>" in page
+
+
+def test_orders_that_leave_the_shown_stock_alone_keep_the_cached_pages(phone):
+    """Plenty left before and after: "In stock" either way, so nothing is stale."""
+    variant = phone.variants.get()
+    ProductVariant.objects.filter(pk=variant.pk).update(stock_on_hand=50, low_stock_threshold=3)
+    variant.refresh_from_db()
+    before = fragments.catalogue_version()
+    cart = Cart.objects.create()
+    CartLine.objects.create(cart=cart, variant=variant, quantity=2, price_when_added=variant.price)
+    order = services.place_order(
+        cart=cart, email="a@example.com", phone="254712345678", address=ADDRESS
+    )
+    services.mark_order_paid(order_id=order.pk, amount=order.amount_payable, reference="QK")
+    services.ship_order(order_id=order.pk, courier="g4s", tracking_number="G-1")
+    assert fragments.catalogue_version() == before
+    # Down to the threshold: the page now says "Only 3 left".
+    ProductVariant.objects.filter(pk=variant.pk).update(stock_on_hand=4, stock_allocated=0)
+    cart = Cart.objects.create()
+    CartLine.objects.create(cart=cart, variant=variant, quantity=1, price_when_added=variant.price)
+    order = services.place_order(
+        cart=cart, email="a@example.com", phone="254712345678", address=ADDRESS
+    )
+    after_low = fragments.catalogue_version()
+    assert after_low != before
+    services.change_order_status(order_id=order.pk, to=Order.Status.CANCELLED)
+    assert fragments.catalogue_version() != after_low  # back above it: shown again as in stock
