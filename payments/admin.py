@@ -27,7 +27,7 @@ class FlaggedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.exclude(flag="").filter(reviewed_at__isnull=True)
+            return queryset.needing_review()
         if self.value() == "done":
             return queryset.filter(reviewed_at__isnull=False)
         return queryset
@@ -55,10 +55,8 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark the flag as reviewed")
     def mark_reviewed(self, request, queryset):
-        done = (
-            queryset.exclude(flag="")
-            .filter(reviewed_at__isnull=True)
-            .update(reviewed_at=timezone.now(), reviewed_by=request.user)
+        done = queryset.needing_review().update(
+            reviewed_at=timezone.now(), reviewed_by=request.user
         )
         self.message_user(request, f"{done} payment(s) marked reviewed.")
 

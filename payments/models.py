@@ -5,6 +5,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+#: Flagged for staff and not reviewed yet (the "needs review" rule, in one place).
+NEEDS_REVIEW = ~Q(flag="") & Q(reviewed_at__isnull=True)
+
+
+class PaymentAttemptQuerySet(models.QuerySet):
+    def needing_review(self) -> "PaymentAttemptQuerySet":
+        """Return the attempts flagged for staff and not reviewed yet."""
+        return self.filter(NEEDS_REVIEW)
+
 
 class PaymentAttempt(models.Model):
     """One STK push for an order, created before Daraja is called.
@@ -80,6 +89,8 @@ class PaymentAttempt(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
+    objects = PaymentAttemptQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("M-Pesa payment attempt")
         verbose_name_plural = _("M-Pesa payment attempts")
@@ -98,10 +109,6 @@ class PaymentAttempt(models.Model):
 
     def __str__(self) -> str:
         return self.checkout_request_id or f"attempt {self.pk}"
-
-    @property
-    def is_final(self) -> bool:
-        return self.status != self.Status.PENDING
 
     @property
     def needs_review(self) -> bool:

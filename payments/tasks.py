@@ -14,8 +14,3 @@ def reconcile_attempt_task(attempt_id: int) -> str:
         return f"pending, next query at {next_at.isoformat()}"
     return "done"
 
-
-@task()
-def reconcile_due_attempts_task() -> int:
-    """Reconcile every pending push whose query is due (a safety net for lost tasks)."""
-    return services.reconcile_due_attempts()

@@ -1,6 +1,5 @@
 """Daraja's callback and the shopper's payment status page."""
 
-import ipaddress
 import logging
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from shop.htmx import wants_fragment
 from shop.order_access import order_for_request
+from shop.utils import client_ip
 
 from . import services
 from .exceptions import PaymentError
@@ -31,21 +31,6 @@ logger = logging.getLogger(__name__)
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 #: A real STK callback is well under 2 KB.
 MAX_CALLBACK_BYTES = 64 * 1024
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """Return the caller's address, believing X-Forwarded-For only from our proxies."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if address in settings.TRUSTED_PROXIES:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        for hop in reversed([h for h in hops if h]):
-            if hop not in settings.TRUSTED_PROXIES:
-                address = hop
-                break
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 @csrf_exempt

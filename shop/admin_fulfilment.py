@@ -205,6 +205,6 @@ class PaymentStateFilter(admin.SimpleListFilter):
         if self.value() == "unpaid":
             return queryset.filter(paid_at__isnull=True)
         if self.value() == "flagged":
-            flagged = PaymentAttempt.objects.exclude(flag="").filter(reviewed_at__isnull=True)
-            return queryset.filter(pk__in=flagged.values("order_id"))
+            flagged = PaymentAttempt.objects.needing_review().values("order_id")
+            return queryset.filter(pk__in=flagged)
         return queryset

@@ -31,7 +31,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
-from payments.models import Callback, PaymentAttempt
+from payments.models import NEEDS_REVIEW, Callback, PaymentAttempt
 
 from .models import Order, OrderLine
 
@@ -192,7 +192,7 @@ def top_products(*, since: datetime, limit: int = TOP_PRODUCTS) -> list[dict]:
 
 def flagged_payments():
     """Return the payment attempts flagged for staff and not reviewed yet."""
-    return PaymentAttempt.objects.exclude(flag="").filter(reviewed_at__isnull=True)
+    return PaymentAttempt.objects.needing_review()
 
 
 def unknown_paid_callbacks():
@@ -215,7 +215,7 @@ def dashboard_data(*, now: datetime | None = None) -> dict:
     statuses = orders_by_status()
     payments = PaymentAttempt.objects.aggregate(
         pending=Count("pk", filter=Q(status=PaymentAttempt.Status.PENDING)),
-        flagged=Count("pk", filter=~Q(flag="") & Q(reviewed_at__isnull=True)),
+        flagged=Count("pk", filter=NEEDS_REVIEW),
     )
     recent_flagged = list(
         flagged_payments().select_related("order").order_by("-created", "-id")[:TOP_PRODUCTS]

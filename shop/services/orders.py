@@ -192,21 +192,17 @@ def place_order(
     return order
 
 
-#: Order news also sent by SMS (when an SMS backend is configured).
-SMS_KINDS = {"paid", "shipped"}
-
-
 def notify(order: Order, kind: str) -> None:
     """Tell the shopper about *order* once the transaction commits.
 
-    An email for every *kind* (see ``shop.tasks.EMAILS``), and an SMS for
-    the kinds in ``SMS_KINDS``; both go through the task worker.
+    An email for every *kind* (see ``shop.tasks.EMAILS``), and a text for
+    the kinds ``shop.tasks.SMS`` has words for; both go through the worker.
     """
-    from ..tasks import send_order_email, send_order_sms
+    from ..tasks import SMS, send_order_email, send_order_sms
 
     order_id = order.pk
     transaction.on_commit(lambda: send_order_email.enqueue(order_id, kind))
-    if kind in SMS_KINDS:
+    if kind in SMS:
         transaction.on_commit(lambda: send_order_sms.enqueue(order_id, kind))
 
 

@@ -188,3 +188,18 @@ def test_order_pages_run_a_bounded_number_of_queries(client):
     large = page_queries(client, large_user, lines=6, orders=12)
     assert small == large
     assert small[0] <= 8 and small[1] <= 10
+
+
+def test_the_throttle_counts_each_shopper_behind_the_shops_proxy(client, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    order = order_to_pay(phone="254708374149")
+    guesser = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+    for _ in range(11):
+        client.post(
+            reverse("shop:order-find"), {"number": "DTNOPE2345", "phone": "0708374149"}, **guesser
+        )
+    shopper = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.4"}
+    response = client.post(
+        reverse("shop:order-find"), {"number": order.number, "phone": "0708374149"}, **shopper
+    )
+    assert response.status_code == 302 and response["Location"] == detail(order)

@@ -18,6 +18,7 @@ from ..exceptions import IllegalTransition
 from ..models import Order, Shipment, ShipmentUpdate
 from ..order_access import order_for_request, remember_order
 from ..timeline import order_timeline
+from ..utils import client_ip
 
 #: Guest look-ups allowed per address in FIND_WINDOW seconds (against guessing).
 FIND_ATTEMPTS = 10
@@ -35,7 +36,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _find_throttled(request: HttpRequest) -> bool:
-    key = f"shop:order-find:{request.META.get('REMOTE_ADDR', '')}"
+    key = f"shop:order-find:{client_ip(request)}"
     cache.add(key, 0, FIND_WINDOW)
     try:
         return cache.incr(key) > FIND_ATTEMPTS
