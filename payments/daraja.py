@@ -10,7 +10,18 @@ whether requests go to ``payments.simulator``, the sandbox or production.
   (Daraja FAQ). On ``404.001.03`` the client refreshes once and retries.
 - ``Timestamp`` is built once per call in Africa/Nairobi time and reused for
   ``Password``; amounts are ``int`` whole shillings.
-- Every request has ``settings.MPESA_TIMEOUT_SECONDS`` as its timeout.
+- Each public call (``stk_push``, ``stk_query``, ``get_access_token``) runs
+  under one deadline of ``settings.MPESA_TIMEOUT_SECONDS`` in total: the token
+  fetch, the wait for another worker's token fetch (the cache lock), the
+  request and the refresh-and-retry after ``404.001.03`` all share it. Each
+  HTTP request gets what is left as its connect and read timeout; once it is
+  spent (or too little is left to start a request: ``Deadline``) the call
+  raises ``DarajaUnavailable`` (code ``timeout``) and sends nothing more.
+- A push that was sent but never answered (read timeout, connection dropped
+  after the request went out) raises ``PushOutcomeUnknown``: Daraja may have
+  accepted it. A push that certainly wasn't sent (connection refused or timed
+  out while connecting, DNS failure, no token, deadline spent first) raises
+  plain ``DarajaUnavailable``.
 - Daraja's error bodies become the typed errors of ``payments.exceptions``; a
   query answering "The transaction is being processed" is a *pending* result.
 """
@@ -20,6 +31,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -38,6 +52,7 @@ from .exceptions import (
     DarajaError,
     DarajaUnavailable,
     InvalidAccessToken,
+    PushOutcomeUnknown,
     SubscriberLocked,
 )
 from .results import ResultAdvice, describe_result
@@ -50,6 +65,9 @@ STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 TOKEN_REFRESH_MARGIN_SECONDS = 300
 BEING_PROCESSED = "being processed"
+# Don't start a request with less than this left of the deadline (or a tenth
+# of the deadline when that is shorter): it could only time out.
+MIN_REQUEST_SECONDS = 1.0
 
 _session: requests.Session | None = None
 
@@ -120,26 +138,154 @@ def _get_session() -> requests.Session:
     return _session
 
 
-def _request(method: str, path: str, **kwargs: Any) -> requests.Response:
-    """Send one request to Daraja with the configured timeout.
+class Deadline:
+    """The time one public call may spend talking to Daraja, in total."""
 
-    Raise ``DarajaUnavailable`` on a timeout or connection failure.
-    """
-    url = f"{settings.MPESA_BASE_URL}{path}"
-    try:
-        return _get_session().request(
-            method, url, timeout=settings.MPESA_TIMEOUT_SECONDS, **kwargs
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.expires_at = time.monotonic() + self.seconds
+
+    @classmethod
+    def from_settings(cls) -> Deadline:
+        """Return a deadline of ``settings.MPESA_TIMEOUT_SECONDS`` from now."""
+        return cls(float(settings.MPESA_TIMEOUT_SECONDS))
+
+    def remaining(self) -> float:
+        """Return the seconds left (never negative)."""
+        return max(0.0, self.expires_at - time.monotonic())
+
+    def too_little_left(self) -> bool:
+        """Return whether too little is left to start another request.
+
+        A request started in the last moments can only time out, and a push
+        that times out after it went out leaves its outcome unknown: better
+        not to send it. The floor is a tenth of the deadline, at most 1 s.
+        """
+        remaining = self.remaining()
+        return remaining <= 0 or remaining < min(MIN_REQUEST_SECONDS, self.seconds / 10)
+
+    def spent(self, what: str) -> DarajaUnavailable:
+        """Return the error for a deadline spent before *what* could be done."""
+        return DarajaUnavailable(
+            code="timeout",
+            message=f"No answer from Daraja within {self.seconds:g} s ({what})",
         )
-    except requests.Timeout as error:
-        logger.warning("Daraja %s %s timed out: %s", method, path, error)
-        raise DarajaUnavailable(
-            code="timeout", message=f"No answer from Daraja ({path})"
-        ) from error
+
+
+def _request(
+    method: str, path: str, *, deadline: Deadline, push: bool = False, **kwargs: Any
+) -> requests.Response:
+    """Send one request to Daraja within what is left of *deadline*.
+
+    Raise ``DarajaUnavailable`` (code ``timeout``) without sending anything
+    when the deadline is (almost) spent, and on a timeout or connection
+    failure. With *push*, a failure after the request went out raises
+    ``PushOutcomeUnknown`` instead: Daraja may have accepted the push.
+    """
+    remaining = deadline.remaining()
+    if deadline.too_little_left():
+        logger.warning(
+            "Daraja %s %s not sent: the %g s deadline is spent", method, path, deadline.seconds
+        )
+        raise deadline.spent(f"{path} not sent")
+    url = f"{settings.MPESA_BASE_URL}{path}"
+    # total: the read timeout is what the connection left of *remaining*.
+    timeout = urllib3.Timeout(total=remaining, connect=remaining, read=remaining)
+    try:
+        return _get_session().request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as error:
-        logger.warning("Daraja %s %s failed: %s", method, path, error)
+        sent = _sent_before_failing(error)
+        timed_out = _timed_out(error)
+        logger.warning(
+            "Daraja %s %s failed (%s): %s",
+            method,
+            path,
+            "after sending" if sent else "before sending",
+            error,
+        )
+        if push and sent:
+            raise PushOutcomeUnknown(
+                code="timeout" if timed_out else "no_answer",
+                message=(
+                    f"The push was sent but Daraja's answer never came ({path}); "
+                    "it may have been accepted"
+                ),
+            ) from error
+        if timed_out:
+            raise DarajaUnavailable(
+                code="timeout", message=f"No answer from Daraja ({path})"
+            ) from error
         raise DarajaUnavailable(
             code="connection_error", message=f"Could not reach Daraja ({path})"
         ) from error
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """Return *error* and everything behind it (causes, contexts, wrapped reasons)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        behind = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        behind += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [item for item in behind if isinstance(item, BaseException)]
+    return seen
+
+
+def _caused_by(error: BaseException, kinds: type | tuple[type, ...]) -> bool:
+    return any(isinstance(item, kinds) for item in _causes(error))
+
+
+def _timed_out(error: requests.RequestException) -> bool:
+    """Return whether *error* is a timeout (urllib3 counts a refused connection as one)."""
+    if isinstance(error, requests.Timeout):
+        return True
+    return any(
+        isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError))
+        and not isinstance(item, urllib3.exceptions.NewConnectionError)
+        for item in _causes(error)
+    )
+
+
+# Failures that happen before a single byte of the request leaves: no TCP
+# connection (refused, unreachable, timed out), no address (DNS), or a TLS
+# certificate refused during the handshake.
+_NOT_SENT = (
+    urllib3.exceptions.NewConnectionError,  # includes NameResolutionError
+    urllib3.exceptions.ConnectTimeoutError,
+    ConnectionRefusedError,
+    ssl.SSLCertVerificationError,
+    urllib3.exceptions.LocationParseError,
+)
+
+
+def _sent_before_failing(error: requests.RequestException) -> bool:
+    """Return whether the request may have reached Daraja before *error*.
+
+    Certainly not sent: a connect timeout, a refused or unreachable
+    connection, a DNS failure, a refused certificate, a malformed URL.
+    Sent: a read timeout, a connection dropped or reset while waiting for
+    the answer, a broken answer. Anything else counts as sent, the safe
+    side for a push (it makes the shop check before prompting again).
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ReadTimeout):
+        return True
+    if isinstance(
+        error,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.ProxyError,
+        ),
+    ):
+        return False
+    return not _caused_by(error, _NOT_SENT)
 
 
 def _json(response: requests.Response) -> dict[str, Any] | None:
@@ -213,7 +359,7 @@ def _cached_token(*, key: str, moment: float, stale_token: str) -> str | None:
     return token
 
 
-def _fetch_token() -> tuple[str, int]:
+def _fetch_token(*, deadline: Deadline) -> tuple[str, int]:
     """Ask Daraja for a new token; return it and its lifetime in seconds."""
     key, secret = settings.MPESA_CONSUMER_KEY, settings.MPESA_CONSUMER_SECRET
     if not key or not secret:
@@ -221,7 +367,11 @@ def _fetch_token() -> tuple[str, int]:
             code="not_configured", message="MPESA_CONSUMER_KEY or MPESA_CONSUMER_SECRET is unset"
         )
     response = _request(
-        "GET", OAUTH_PATH, params={"grant_type": "client_credentials"}, auth=(key, secret)
+        "GET",
+        OAUTH_PATH,
+        deadline=deadline,
+        params={"grant_type": "client_credentials"},
+        auth=(key, secret),
     )
     data = _json(response)
     if response.status_code != 200 or data is None:
@@ -253,28 +403,39 @@ def get_access_token(*, now: datetime | None = None, stale_token: str = "") -> s
     ``TOKEN_REFRESH_MARGIN_SECONDS`` before it expires. *stale_token* is a
     token Daraja just refused: it is never returned, so the call refreshes
     unless another process already has. Fetching happens under a cache lock
-    so concurrent workers don't invalidate each other's tokens.
+    so concurrent workers don't invalidate each other's tokens. Waiting for
+    the lock and fetching share one ``MPESA_TIMEOUT_SECONDS`` deadline;
+    raise ``DarajaUnavailable`` (code ``timeout``) when it is spent.
     """
+    return _access_token(deadline=Deadline.from_settings(), now=now, stale_token=stale_token)
+
+
+def _access_token(*, deadline: Deadline, now: datetime | None, stale_token: str = "") -> str:
     moment = (now or timezone.now()).timestamp()
     key = _token_cache_key()
     token = _cached_token(key=key, moment=moment, stale_token=stale_token)
     if token:
         return token
     lock_key = f"{key}:lock"
-    lock_seconds = float(settings.MPESA_TIMEOUT_SECONDS) + 5
-    deadline = time.monotonic() + lock_seconds
-    locked = cache.add(lock_key, "locked", timeout=int(lock_seconds) + 1)
-    while not locked and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # A holder never needs the lock longer than its own deadline; the expiry
+    # only matters when a holder dies without releasing it.
+    lock_timeout = math.ceil(float(settings.MPESA_TIMEOUT_SECONDS)) + 1
+    locked = cache.add(lock_key, "locked", timeout=lock_timeout)
+    while not locked:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            logger.warning("Gave up waiting for another worker's Daraja token")
+            raise deadline.spent("waiting for another worker's token")
+        time.sleep(min(0.05, remaining))
         token = _cached_token(key=key, moment=moment, stale_token=stale_token)
         if token:
             return token
-        locked = cache.add(lock_key, "locked", timeout=int(lock_seconds) + 1)
+        locked = cache.add(lock_key, "locked", timeout=lock_timeout)
     try:
         token = _cached_token(key=key, moment=moment, stale_token=stale_token)
         if token:
             return token
-        token, expires_in = _fetch_token()
+        token, expires_in = _fetch_token(deadline=deadline)
         margin = min(TOKEN_REFRESH_MARGIN_SECONDS, expires_in // 2)
         cache.set(
             key,
@@ -283,19 +444,25 @@ def get_access_token(*, now: datetime | None = None, stale_token: str = "") -> s
         )
         return token
     finally:
-        if locked:
-            cache.delete(lock_key)
+        cache.delete(lock_key)
 
 
-def _post(path: str, body: dict[str, Any], *, now: datetime) -> requests.Response:
-    """POST *body* with a bearer token; on ``404.001.03`` refresh once and retry."""
-    token = get_access_token(now=now)
-    response = _request("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
+def _post(
+    path: str, body: dict[str, Any], *, now: datetime, deadline: Deadline, push: bool = False
+) -> requests.Response:
+    """POST *body* with a bearer token; on ``404.001.03`` refresh once and retry.
+
+    Everything, the retry included, happens within *deadline*.
+    """
+    token = _access_token(deadline=deadline, now=now)
+    headers = {"Authorization": f"Bearer {token}"}
+    response = _request("POST", path, deadline=deadline, push=push, json=body, headers=headers)
     if not _is_invalid_token(response):
         return response
     logger.warning("Daraja refused the access token on %s; refreshing it once", path)
-    token = get_access_token(now=now, stale_token=token)
-    response = _request("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
+    token = _access_token(deadline=deadline, now=now, stale_token=token)
+    headers = {"Authorization": f"Bearer {token}"}
+    response = _request("POST", path, deadline=deadline, push=push, json=body, headers=headers)
     if _is_invalid_token(response):
         error = error_from_response(response)
         logger.error("Daraja refused a freshly fetched token on %s: %s", path, error)
@@ -324,11 +491,20 @@ def stk_push(
     *phone* must already be normalised to ``2547XXXXXXXX``/``2541XXXXXXXX``.
     Return the accepted request's IDs; store ``checkout_request_id`` before
     anything else. Raise a ``DarajaError`` subclass when Daraja refuses or
-    can't be reached; after ``DarajaUnavailable`` the push may still have been
-    accepted, so don't resend blindly. *now* fixes the clock (tests).
+    can't be reached, all within one ``MPESA_TIMEOUT_SECONDS`` deadline:
+
+    - ``PushOutcomeUnknown`` (a ``DarajaUnavailable``; code ``timeout`` or
+      ``no_answer``): the push went out but no answer came back. Daraja may
+      have accepted it; query or wait for the callback before prompting again.
+    - ``DarajaUnavailable`` (code ``timeout``, ``connection_error`` or a bare
+      HTTP 5xx): the push was certainly not sent, or Daraja answered that it
+      failed.
+
+    *now* fixes the clock (tests).
     """
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise TypeError(f"amount must be an int of whole shillings, not {amount!r}")
+    deadline = Deadline.from_settings()
     moment = now or timezone.now()
     timestamp = build_timestamp(now=moment)
     body = {
@@ -346,7 +522,7 @@ def stk_push(
         "AccountReference": account_reference,
         "TransactionDesc": description,
     }
-    response = _post(STK_PUSH_PATH, body, now=moment)
+    response = _post(STK_PUSH_PATH, body, now=moment, deadline=deadline, push=True)
     data = _json(response)
     if response.status_code != 200 or data is None:
         error = error_from_response(response)
@@ -378,8 +554,11 @@ def stk_query(*, checkout_request_id: str, now: datetime | None = None) -> StkQu
 
     Return a pending result while the customer hasn't acted ("The
     transaction is being processed"), otherwise the final result code.
-    Raise a ``DarajaError`` subclass for any other refusal.
+    Raise a ``DarajaError`` subclass for any other refusal, and
+    ``DarajaUnavailable`` (never ``PushOutcomeUnknown``) when Daraja can't be
+    reached within one ``MPESA_TIMEOUT_SECONDS`` deadline.
     """
+    deadline = Deadline.from_settings()
     moment = now or timezone.now()
     timestamp = build_timestamp(now=moment)
     body = {
@@ -390,7 +569,7 @@ def stk_query(*, checkout_request_id: str, now: datetime | None = None) -> StkQu
         "Timestamp": timestamp,
         "CheckoutRequestID": checkout_request_id,
     }
-    response = _post(STK_QUERY_PATH, body, now=moment)
+    response = _post(STK_QUERY_PATH, body, now=moment, deadline=deadline)
     data = _json(response) or {}
     message = str(data.get("errorMessage") or "")
     if data.get("errorCode") == "500.001.1001" and BEING_PROCESSED in message.lower():

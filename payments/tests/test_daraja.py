@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.cache import cache
@@ -19,8 +22,10 @@ from payments.exceptions import (
     DarajaAuthError,
     DarajaBadRequest,
     DarajaBusy,
+    DarajaError,
     DarajaUnavailable,
     InvalidAccessToken,
+    PushOutcomeUnknown,
     SubscriberLocked,
 )
 from payments.results import describe_result
@@ -419,8 +424,9 @@ def test_locked_subscriber_asks_the_shopper_to_wait_a_minute(sim):
     assert "open M-Pesa prompt" in caught.value.shopper_message
 
 
-def test_slow_push_times_out_as_unavailable(sim_with, settings):
-    """A push slower than MPESA_TIMEOUT_SECONDS raises DarajaUnavailable promptly."""
+def test_slow_push_times_out_as_outcome_unknown(sim_with, settings):
+    """A push slower than MPESA_TIMEOUT_SECONDS raises PushOutcomeUnknown (a
+    DarajaUnavailable) promptly: it went out, so it may have been accepted."""
     sim_with(slow_seconds=3.0)
     settings.MPESA_TIMEOUT_SECONDS = 0.3
     daraja.get_access_token()  # fetch the token first so only the push is timed
@@ -429,6 +435,7 @@ def test_slow_push_times_out_as_unavailable(sim_with, settings):
     with pytest.raises(DarajaUnavailable) as caught:
         push(phone="254712340999")
 
+    assert type(caught.value) is PushOutcomeUnknown
     assert caught.value.code == "timeout"
     assert time.monotonic() - started < 2.0
     assert "prompt" in caught.value.shopper_message
@@ -444,6 +451,7 @@ def test_unreachable_daraja_is_unavailable(sim, settings):
     with pytest.raises(DarajaUnavailable) as caught:
         push()
 
+    assert type(caught.value) is DarajaUnavailable
     assert caught.value.code == "connection_error"
 
 
@@ -591,3 +599,402 @@ def test_limited_retries_for_wrong_pin_and_generic_failures():
     assert describe_result(code=9999).max_retries == 1
     assert describe_result(code=1025).max_retries == 1
     assert describe_result(code=1032).max_retries is None
+
+
+# One deadline per call, and pushes whose outcome is unknown -----------------------
+#
+# A scripted stand-in for Daraja over real HTTP: each path answers after a
+# delay, with a status and body, or hangs up after reading the request.
+
+TIMEOUT = 1.0
+MARGIN = 0.4  # thread start-up and a shared CI machine
+
+
+@dataclass
+class Answer:
+    """What the scripted Daraja does with one request."""
+
+    delay: float = 0.0
+    status: int = 200
+    body: dict | None = None
+    hang_up: bool = False  # read the request, then close without answering
+    half_answer: bool = False  # send the headers, then close mid-body
+
+
+class ScriptedDaraja:
+    """A real HTTP server standing in for Daraja, answering from a script per path."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[Answer]] = {}
+        self.received: list[tuple[str, float]] = []
+        self.tokens = 0
+        self.stopping = threading.Event()
+        daraja_stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.answer()
+
+            def do_POST(self) -> None:
+                self.answer()
+
+            def answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?")[0]
+                daraja_stub.received.append((path, time.monotonic()))
+                answer = daraja_stub.next_answer(path)
+                if daraja_stub.stopping.wait(answer.delay):
+                    return
+                if answer.hang_up:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                payload = json.dumps(daraja_stub.body_for(path, answer)).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header(
+                    "Content-Length", str(len(payload) + (100 if answer.half_answer else 0))
+                )
+                self.end_headers()
+                self.wfile.write(payload)
+                if answer.half_answer:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                pass  # the client gave up first: expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def script(self, path: str, *answers: Answer) -> None:
+        """Answer requests on *path* with *answers* in turn; the last one repeats."""
+        self.scripts[path] = list(answers)
+
+    def next_answer(self, path: str) -> Answer:
+        answers = self.scripts.get(path) or [Answer()]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def body_for(self, path: str, answer: Answer) -> dict:
+        if answer.body is not None:
+            return answer.body
+        if path == daraja.OAUTH_PATH:
+            self.tokens += 1
+            return {"access_token": f"token-{self.tokens}", "expires_in": "3599"}
+        if path == daraja.STK_PUSH_PATH:
+            return {
+                "MerchantRequestID": "29115-34620561-1",
+                "CheckoutRequestID": "ws_CO_191220191020363925",
+                "ResponseCode": "0",
+                "ResponseDescription": "Success. Request accepted for processing",
+                "CustomerMessage": "Success. Request accepted for processing",
+            }
+        return {
+            "ResponseCode": "0",
+            "ResponseDescription": "The service request has been accepted successfully",
+            "MerchantRequestID": "29115-34620561-1",
+            "CheckoutRequestID": "ws_CO_191220191020363925",
+            "ResultCode": "0",
+            "ResultDesc": "The service request is processed successfully.",
+        }
+
+    def paths(self) -> list[str]:
+        """Return the paths of the requests received, in order."""
+        return [path for path, _ in self.received]
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def scripted(settings):
+    """Point the shop's Daraja settings at a scripted Daraja with a 1 s deadline."""
+    stub = ScriptedDaraja()
+    settings.MPESA_ENVIRONMENT = "sandbox"
+    settings.MPESA_BASE_URL = stub.base_url
+    settings.MPESA_CONSUMER_KEY = CREDENTIALS["consumer_key"]
+    settings.MPESA_CONSUMER_SECRET = CREDENTIALS["consumer_secret"]
+    settings.MPESA_PASSKEY = CREDENTIALS["passkey"]
+    settings.MPESA_SHORTCODE = CREDENTIALS["shortcode"]
+    settings.MPESA_PARTY_B = CREDENTIALS["shortcode"]
+    settings.MPESA_TRANSACTION_TYPE = "CustomerPayBillOnline"
+    settings.MPESA_TIMEOUT_SECONDS = TIMEOUT
+    yield stub
+    stub.stop()
+
+
+def cache_a_token() -> None:
+    """Store a token for the current MPESA_BASE_URL, so no OAuth call is needed."""
+    far = timezone.now().timestamp() + 3000
+    cache.set(daraja._token_cache_key(), {"access_token": "cached", "refresh_at": far}, 3599)
+
+
+def timed(call):
+    """Return (the exception *call* raised, the seconds it took)."""
+    started = time.monotonic()
+    with pytest.raises(DarajaError) as caught:
+        call()
+    return caught.value, time.monotonic() - started
+
+
+def test_slow_token_and_slow_push_share_one_deadline(scripted):
+    """Token 0.6 s + push 0.6 s with a 1 s deadline: the call ends at about 1 s, not 1.2 s
+    or 2 s; the push went out, so its outcome is unknown."""
+    scripted.script(daraja.OAUTH_PATH, Answer(delay=0.6))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.6))
+
+    error, elapsed = timed(push)
+
+    assert type(error) is PushOutcomeUnknown
+    assert error.code == "timeout"
+    assert elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == [daraja.OAUTH_PATH, daraja.STK_PUSH_PATH]
+
+
+def test_slow_token_and_push_within_the_deadline_succeed(scripted):
+    """Token 0.3 s + push 0.3 s fit in 1 s: the push is accepted."""
+    scripted.script(daraja.OAUTH_PATH, Answer(delay=0.3))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.3))
+
+    assert push().checkout_request_id == "ws_CO_191220191020363925"
+
+
+def test_a_token_fetch_that_spends_the_deadline_sends_no_push(scripted):
+    """The OAuth call times out: plain DarajaUnavailable (timeout) and no push is sent."""
+    scripted.script(daraja.OAUTH_PATH, Answer(delay=3))
+
+    error, elapsed = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "timeout"
+    assert elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == [daraja.OAUTH_PATH]
+
+
+def test_refresh_and_retry_after_an_invalid_token_share_the_deadline(scripted):
+    """404.001.03 after 0.3 s, a new token after 0.3 s, then a push slower than what is
+    left: the whole call still ends at about 1 s, the retried push's outcome unknown."""
+    invalid = {"requestId": "1", "errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+    scripted.script(daraja.OAUTH_PATH, Answer(), Answer(delay=0.3))
+    scripted.script(
+        daraja.STK_PUSH_PATH, Answer(delay=0.3, status=404, body=invalid), Answer(delay=3)
+    )
+
+    error, elapsed = timed(push)
+
+    assert type(error) is PushOutcomeUnknown
+    assert elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == [daraja.OAUTH_PATH, daraja.STK_PUSH_PATH] * 2
+
+
+def test_no_retry_is_sent_once_the_refresh_spends_the_deadline(scripted):
+    """When the refreshed token comes too late, the push isn't sent again."""
+    invalid = {"requestId": "1", "errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+    scripted.script(daraja.OAUTH_PATH, Answer(), Answer(delay=3))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.2, status=404, body=invalid))
+
+    error, elapsed = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "timeout"
+    assert elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == [daraja.OAUTH_PATH, daraja.STK_PUSH_PATH, daraja.OAUTH_PATH]
+
+
+def test_a_held_token_lock_doesnt_keep_a_caller_past_the_deadline(scripted):
+    """Another worker holds the token lock and never finishes: the caller gives up at
+    the deadline with DarajaUnavailable (timeout), having sent nothing."""
+    cache.add(f"{daraja._token_cache_key()}:lock", "locked", timeout=60)
+
+    error, elapsed = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "timeout"
+    assert TIMEOUT - 0.1 <= elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == []
+
+    error, elapsed = timed(daraja.get_access_token)
+    assert type(error) is DarajaUnavailable
+    assert elapsed <= TIMEOUT + MARGIN
+
+
+def test_a_token_fetched_by_the_lock_holder_is_picked_up(scripted):
+    """While another worker holds the lock, its token is used as soon as it is cached."""
+    lock_key = f"{daraja._token_cache_key()}:lock"
+    cache.add(lock_key, "locked", timeout=60)
+    threading.Timer(0.3, cache_a_token).start()
+
+    assert push().response_code == "0"
+    assert scripted.paths() == [daraja.STK_PUSH_PATH]
+
+
+def test_nothing_is_sent_when_the_deadline_is_spent(scripted):
+    """A spent deadline raises before the request: plain DarajaUnavailable, even for a push."""
+    with pytest.raises(DarajaUnavailable) as caught:
+        daraja._request(
+            "POST", daraja.STK_PUSH_PATH, deadline=daraja.Deadline(0), push=True, json={}
+        )
+
+    assert type(caught.value) is DarajaUnavailable
+    assert caught.value.code == "timeout"
+    assert scripted.paths() == []
+
+
+def test_a_push_sent_and_never_answered_is_unknown(scripted):
+    """A read timeout after the push went out: PushOutcomeUnknown, code timeout."""
+    cache_a_token()
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=3))
+
+    error, elapsed = timed(push)
+
+    assert type(error) is PushOutcomeUnknown
+    assert isinstance(error, DarajaUnavailable)
+    assert error.code == "timeout"
+    assert "may have been accepted" in error.message
+    assert "prompt" in error.shopper_message
+    assert elapsed <= TIMEOUT + MARGIN
+    assert scripted.paths() == [daraja.STK_PUSH_PATH]
+
+
+@pytest.mark.parametrize(
+    "answer", [Answer(hang_up=True), Answer(half_answer=True)], ids=["hang-up", "half-answer"]
+)
+def test_a_push_whose_connection_drops_after_sending_is_unknown(scripted, answer):
+    """Daraja read the push and closed the connection (or broke off its answer):
+    PushOutcomeUnknown, code no_answer, at once and without a second push."""
+    cache_a_token()
+    scripted.script(daraja.STK_PUSH_PATH, answer)
+
+    error, elapsed = timed(push)
+
+    assert type(error) is PushOutcomeUnknown
+    assert error.code == "no_answer"
+    assert elapsed < TIMEOUT
+    assert scripted.paths() == [daraja.STK_PUSH_PATH]
+
+
+def test_a_refused_connection_fails_fast_and_is_not_unknown(scripted, settings):
+    """A closed port: DarajaUnavailable (connection_error) at once, with or without a
+    cached token; the push was certainly not sent."""
+    settings.MPESA_TIMEOUT_SECONDS = 5
+    scripted.stop()  # the port is closed now
+    error, elapsed = timed(push)
+    assert type(error) is DarajaUnavailable
+    assert error.code == "connection_error"
+    assert elapsed < 1
+
+    cache_a_token()
+    error, elapsed = timed(push)
+    assert type(error) is DarajaUnavailable
+    assert error.code == "connection_error"
+    assert elapsed < 1
+
+
+def test_a_connect_timeout_is_not_unknown(settings, scripted):
+    """A host that never completes the TCP handshake (a full accept queue): the push
+    never went out, so plain DarajaUnavailable (timeout) at the deadline."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(3):  # fill the accept queue; further connections wait forever
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        queued.append(filler)
+    try:
+        settings.MPESA_BASE_URL = f"http://127.0.0.1:{port}"
+        cache_a_token()
+
+        error, elapsed = timed(push)
+    finally:
+        for sock in [*queued, listener]:
+            sock.close()
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "timeout"
+    assert elapsed <= TIMEOUT + MARGIN
+
+
+def test_a_dns_failure_is_not_unknown(settings, scripted):
+    """A name that doesn't resolve: the push was never sent."""
+    settings.MPESA_BASE_URL = "http://daraja.invalid"
+    cache_a_token()
+
+    error, _ = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "connection_error"
+
+
+def test_a_token_fetch_cut_off_is_not_unknown(scripted):
+    """The OAuth call hangs up: DarajaUnavailable, and no push is sent."""
+    scripted.script(daraja.OAUTH_PATH, Answer(hang_up=True))
+
+    error, _ = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.code == "connection_error"
+    assert scripted.paths() == [daraja.OAUTH_PATH]
+
+
+def test_a_bare_5xx_push_answer_is_unavailable_not_unknown(scripted):
+    """HTTP 503 without a Daraja body is an answer: plain DarajaUnavailable."""
+    cache_a_token()
+    scripted.script(daraja.STK_PUSH_PATH, Answer(status=503, body={}))
+
+    error, _ = timed(push)
+
+    assert type(error) is DarajaUnavailable
+    assert error.http_status == 503
+
+
+@pytest.mark.parametrize(
+    "answer", [Answer(delay=3), Answer(hang_up=True)], ids=["read-timeout", "hang-up"]
+)
+def test_a_query_never_raises_push_outcome_unknown(scripted, answer):
+    """A query that times out or is cut off is plain DarajaUnavailable, within the deadline."""
+    cache_a_token()
+    scripted.script(daraja.STK_QUERY_PATH, answer)
+
+    error, elapsed = timed(lambda: daraja.stk_query(checkout_request_id="ws_CO_1"))
+
+    assert type(error) is DarajaUnavailable
+    assert elapsed <= TIMEOUT + MARGIN
+
+
+def test_a_slow_push_the_client_gave_up_on_is_still_paid(sim_with, settings, receiver):
+    """The simulator's …0999 push answers after the client gave up (PushOutcomeUnknown),
+    yet it is accepted: the success callback arrives and the query reports it paid."""
+    sim = sim_with(slow_seconds=0.6)
+    settings.MPESA_TIMEOUT_SECONDS = 0.3
+    daraja.get_access_token()
+
+    with pytest.raises(PushOutcomeUnknown):
+        push(receiver.url, phone="254712340999")
+
+    [request] = receiver.wait_for(1)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["ResultCode"] == 0
+    assert {"Amount", "MpesaReceiptNumber", "PhoneNumber"} <= set(items_by_name(callback))
+    [sent] = sim.transactions()
+    assert sent["checkout_request_id"] == callback["CheckoutRequestID"]
+    settings.MPESA_TIMEOUT_SECONDS = 5
+    assert daraja.stk_query(checkout_request_id=callback["CheckoutRequestID"]).paid is True
