@@ -24,8 +24,14 @@ Daraja endpoints (docs/mpesa.md §1-§4):
   for a bad Timestamp, TransactionType, Amount (whole number 1-250,000),
   PartyA/PhoneNumber (``^254[17]\d{8}$``), PartyB, CallBackURL (absolute
   http(s), no spaces), AccountReference (1-12 characters) or TransactionDesc
-  (at most 13). A paybill push whose PartyB isn't the shortcode is accepted and
-  then fails with ResultCode 2028, as Daraja does.
+  (at most 13). A TransactionType/PartyB pair that doesn't match is accepted
+  and then fails with ResultCode 2028 "The request is not permitted according
+  to product assignment" (callback and query), as Daraja does (mpesa.md §2,
+  §5): a ``CustomerPayBillOnline`` push whose PartyB isn't the shortcode
+  (``paybill_mismatch``), or a ``CustomerBuyGoodsOnline`` push whose PartyB
+  isn't one of ``SimulatorConfig.till_numbers`` (``till_mismatch``; default
+  ``{"600100"}``, ``--till-number`` on the command line; for a till the
+  BusinessShortCode is the store number, ``shortcode``, and PartyB the till).
 - ``POST /mpesa/stkpushquery/v1/query``: HTTP 500 ``500.001.1001 The
   transaction is being processed`` until the customer "acts" (``callback_delay``
   seconds after the push), then ResultCode/ResultDesc as strings.
@@ -33,7 +39,12 @@ Daraja endpoints (docs/mpesa.md §1-§4):
 After ``callback_delay`` seconds the simulator POSTs the STK callback to the
 CallBackURL with ``requests``: success with CallbackMetadata (Amount,
 MpesaReceiptNumber, Balance without a Value, TransactionDate, PhoneNumber),
-failures without it.
+failures without it (and the ``…0066`` success without it too).
+
+The ``…0999`` push is accepted only after ``slow_seconds``, whether or not the
+client is still waiting: a client that timed out never learns its
+CheckoutRequestID, but the phone is "paid", the callback arrives and the query
+answers for it, as when Daraja's answer is lost on the way.
 
 Not Daraja: ``GET /simulator/transactions`` lists the tokens issued, every
 accepted push and each callback delivery (status or error), for tests and
@@ -55,7 +66,8 @@ The outcome is chosen by the payer's number (PartyA), by its last four digits
 | `2547xxxx0500` | `push_http_500` | Push fails: HTTP 500, empty body; nothing is recorded. |
 | `2547xxxx0429` | `spike_arrest` | Push fails: HTTP 500, 500.003.02 Spike Arrest Violation. |
 | `2547xxxx1001` | `locked` | Push fails: HTTP 500, 500.001.1001 Unable to lock subscriber. |
-| `2547xxxx0999` | `slow_push` | Push answers after `slow_seconds`, then is accepted and paid. |
+| `2547xxxx0999` | `slow_push` | Answers after `slow_seconds`; paid even if the client gave up. |
+| `2547xxxx0066` | `success_without_metadata` | Paid; callback without CallbackMetadata; query: 0. |
 | anything else | `success` | Paid: callback with a receipt; query says ResultCode 0. |
 """
 

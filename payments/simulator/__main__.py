@@ -25,21 +25,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--callback-delay", type=float, default=defaults.callback_delay,
-                        help="seconds before the customer 'acts' and the callback is sent")
-    parser.add_argument("--slow-seconds", type=float, default=defaults.slow_seconds,
-                        help="how long the …0999 outcome keeps the push waiting")
+    parser.add_argument(
+        "--callback-delay",
+        type=float,
+        default=defaults.callback_delay,
+        help="seconds before the customer 'acts' and the callback is sent",
+    )
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=defaults.slow_seconds,
+        help="how long the …0999 outcome keeps the push waiting",
+    )
     parser.add_argument("--token-ttl", type=int, default=defaults.token_ttl)
-    parser.add_argument("--timestamp-tolerance", type=float, default=None,
-                        help="refuse Timestamps further than this from Nairobi time (seconds)")
-    parser.add_argument("--consumer-key",
-                        default=os.environ.get("MPESA_CONSUMER_KEY") or defaults.consumer_key)
-    parser.add_argument("--consumer-secret",
-                        default=os.environ.get("MPESA_CONSUMER_SECRET") or defaults.consumer_secret)
+    parser.add_argument(
+        "--timestamp-tolerance",
+        type=float,
+        default=None,
+        help="refuse Timestamps further than this from Nairobi time (seconds)",
+    )
+    parser.add_argument(
+        "--consumer-key", default=os.environ.get("MPESA_CONSUMER_KEY") or defaults.consumer_key
+    )
+    parser.add_argument(
+        "--consumer-secret",
+        default=os.environ.get("MPESA_CONSUMER_SECRET") or defaults.consumer_secret,
+    )
     parser.add_argument("--passkey", default=os.environ.get("MPESA_PASSKEY") or defaults.passkey)
-    parser.add_argument("--shortcode",
-                        default=os.environ.get("MPESA_SHORTCODE") or defaults.shortcode)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--shortcode", default=os.environ.get("MPESA_SHORTCODE") or defaults.shortcode
+    )
+    parser.add_argument(
+        "--till-number",
+        dest="till_numbers",
+        action="append",
+        help="a till number CustomerBuyGoodsOnline pushes may pay (repeat for "
+        "more); default: MPESA_PARTY_B when MPESA_TRANSACTION_TYPE is "
+        f"CustomerBuyGoodsOnline, else {', '.join(sorted(defaults.till_numbers))}",
+    )
+    args = parser.parse_args(argv)
+    if not args.till_numbers:
+        shop_till = os.environ.get("MPESA_PARTY_B", "")
+        if os.environ.get("MPESA_TRANSACTION_TYPE") == "CustomerBuyGoodsOnline" and shop_till:
+            args.till_numbers = [shop_till]
+        else:
+            args.till_numbers = sorted(defaults.till_numbers)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         consumer_secret=args.consumer_secret,
         passkey=args.passkey,
         shortcode=args.shortcode,
+        till_numbers=frozenset(args.till_numbers),
         callback_delay=args.callback_delay,
         slow_seconds=args.slow_seconds,
         token_ttl=args.token_ttl,
@@ -58,9 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = make_server(host=args.host, port=args.port, config=config)
     logger.info(
-        "Daraja simulator on http://%s:%s (shortcode %s, callback delay %ss); "
+        "Daraja simulator on http://%s:%s (shortcode %s, till %s, callback delay %ss); "
         "outcomes by payer number:\n%s",
-        args.host, server.server_port, config.shortcode, config.callback_delay, outcome_table(),
+        args.host,
+        server.server_port,
+        config.shortcode,
+        ", ".join(sorted(config.till_numbers)),
+        config.callback_delay,
+        outcome_table(),
     )
 
     def request_stop(signum: int, frame: object) -> None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from .outcomes import PAYBILL_MISMATCH, Outcome, outcome_for_phone
+from .outcomes import PAYBILL_MISMATCH, TILL_MISMATCH, Outcome, outcome_for_phone
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ BEING_PROCESSED = "The transaction is being processed"
 PUSH_ACCEPTED = "Success. Request accepted for processing"
 QUERY_ACCEPTED = "The service request has been accepted successsfully"
 
+# A demo till, distinct from the demo store number (shortcode 174379).
+DEFAULT_TILL_NUMBERS = frozenset({"600100"})
+
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -48,6 +51,10 @@ class SimulatorConfig:
     consumer_secret: str = "simulator-secret"
     passkey: str = "simulator-passkey"
     shortcode: str = "174379"
+    # Till numbers a CustomerBuyGoodsOnline push may name as PartyB (the
+    # BusinessShortCode is then the store number, ``shortcode``). Any other
+    # PartyB is accepted and fails with ResultCode 2028, as on Daraja.
+    till_numbers: frozenset[str] = DEFAULT_TILL_NUMBERS
     # Seconds between an accepted push and the result (callback, query answer).
     callback_delay: float = 2.0
     # How long the `…0999` outcome keeps the push waiting before answering.
@@ -109,6 +116,7 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
+        self.till_numbers = frozenset(str(number) for number in config.till_numbers)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.tokens: dict[str, float] = {}
@@ -187,11 +195,13 @@ class Simulator:
         if not isinstance(description, str) or len(description) > 13:
             raise bad_request("TransactionDesc")
         outcome = outcome_for_phone(phone=str(body["PartyA"]))
-        paybill_mismatch = (
-            transaction_type == PAYBILL and str(body["PartyB"]) != self.config.shortcode
-        )
-        if paybill_mismatch and outcome.push_status is None and not outcome.slow:
+        if outcome.push_status is not None or outcome.slow:
+            return outcome
+        party_b = str(body["PartyB"])
+        if transaction_type == PAYBILL and party_b != self.config.shortcode:
             return PAYBILL_MISMATCH
+        if transaction_type == BUY_GOODS and party_b not in self.till_numbers:
+            return TILL_MISMATCH
         return outcome
 
     def accept_push(self, body: dict[str, Any], outcome: Outcome) -> Transaction:
@@ -239,11 +249,16 @@ class Simulator:
                 response.close()
             except requests.RequestException as error:
                 record["error"] = f"{type(error).__name__}: {error}"
-                logger.warning("Callback for %s to %s failed: %s", transaction.checkout_request_id,
-                               url, error)
+                logger.warning(
+                    "Callback for %s to %s failed: %s", transaction.checkout_request_id, url, error
+                )
             else:
-                logger.info("Callback for %s to %s answered HTTP %s",
-                            transaction.checkout_request_id, url, record["status_code"])
+                logger.info(
+                    "Callback for %s to %s answered HTTP %s",
+                    transaction.checkout_request_id,
+                    url,
+                    record["status_code"],
+                )
             with self.lock:
                 transaction.callbacks.append(record)
 
@@ -345,7 +360,7 @@ def callback_body(transaction: Transaction) -> dict[str, Any]:
         "ResultCode": transaction.outcome.result_code,
         "ResultDesc": transaction.outcome.result_desc,
     }
-    if transaction.outcome.result_code == 0:
+    if transaction.outcome.result_code == 0 and transaction.outcome.metadata:
         paid_at = datetime.fromtimestamp(transaction.decided_at, NAIROBI)
         callback["CallbackMetadata"] = {
             "Item": [
@@ -381,9 +396,7 @@ def make_app(simulator: Simulator) -> Callable[[dict[str, Any], StartResponse], 
     return app
 
 
-def route(
-    simulator: Simulator, environ: dict[str, Any], method: str, path: str
-) -> tuple[int, Any]:
+def route(simulator: Simulator, environ: dict[str, Any], method: str, path: str) -> tuple[int, Any]:
     """Dispatch one request and return (HTTP status, JSON body or None)."""
     path = path.rstrip("/") or "/"
     if path == "/oauth/v1/generate":
@@ -401,8 +414,12 @@ def route(
         if path == "/simulator":
             return 200, {
                 "about": "Daraja simulator; outcomes are chosen by the payer's last four digits",
-                "endpoints": ["/oauth/v1/generate", "/mpesa/stkpush/v1/processrequest",
-                              "/mpesa/stkpushquery/v1/query", "/simulator/transactions"],
+                "endpoints": [
+                    "/oauth/v1/generate",
+                    "/mpesa/stkpush/v1/processrequest",
+                    "/mpesa/stkpushquery/v1/query",
+                    "/simulator/transactions",
+                ],
             }
         return 200, simulator.snapshot()
     raise DarajaReply(404, "404.001.01", "Resource not found")
@@ -482,8 +499,14 @@ def error_body(code: str, message: str) -> dict[str, str]:
 
 def respond(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
     """Send *body* as JSON (or an empty body when ``None``) with *status*."""
-    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-               500: "Internal Server Error", 503: "Service Unavailable"}
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     payload = b"" if body is None else json.dumps(body).encode()
     headers = [("Content-Length", str(len(payload)))]
     if body is not None:

@@ -14,7 +14,11 @@ class Outcome:
     ``push_status``/``push_error`` make the push itself fail (``push_error`` of
     ``None`` with a status means a bare body, as from a gateway). Otherwise the
     push is accepted, ``result_code``/``result_desc`` become the result after the
-    callback delay, and ``callbacks`` copies of the callback are POSTed.
+    callback delay, and ``callbacks`` copies of the callback are POSTed; a
+    success callback carries ``CallbackMetadata`` unless ``metadata`` is false.
+    ``slow`` keeps the push waiting ``slow_seconds`` before it is accepted and
+    answered; it is accepted (and its callback sent) even when the client has
+    stopped waiting.
     """
 
     suffix: str
@@ -26,6 +30,7 @@ class Outcome:
     push_status: int | None = None
     push_error: tuple[str, str] | None = None
     slow: bool = False
+    metadata: bool = True
 
 
 DEFAULT = Outcome("", "success", "Paid: callback with a receipt; query says ResultCode 0.")
@@ -112,19 +117,36 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome(
         "0999",
         "slow_push",
-        "Push answers after `slow_seconds`, then is accepted and paid.",
+        "Answers after `slow_seconds`; paid even if the client gave up.",
         slow=True,
+    ),
+    Outcome(
+        "0066",
+        "success_without_metadata",
+        "Paid; callback without CallbackMetadata; query: 0.",
+        metadata=False,
     ),
 )
 
 _BY_SUFFIX = {outcome.suffix: outcome for outcome in OUTCOMES}
 
+NOT_PERMITTED = "The request is not permitted according to product assignment."
+
+# Not chosen by the payer's number: a TransactionType/PartyB pair that doesn't
+# match (docs/mpesa.md §2, §5) is accepted, then fails with ResultCode 2028.
 PAYBILL_MISMATCH = Outcome(
     "",
     "paybill_mismatch",
     "CustomerPayBillOnline with PartyB other than the shortcode: ResultCode 2028.",
     result_code=2028,
-    result_desc="The request is not permitted according to product assignment.",
+    result_desc=NOT_PERMITTED,
+)
+TILL_MISMATCH = Outcome(
+    "",
+    "till_mismatch",
+    "CustomerBuyGoodsOnline with PartyB that isn't one of the till numbers: ResultCode 2028.",
+    result_code=2028,
+    result_desc=NOT_PERMITTED,
 )
 
 

@@ -374,8 +374,9 @@ def test_paybill_push_to_another_party_b_fails_with_2028(sim, receiver, settings
     assert describe_result(code=2028).alert_ops is True
 
 
-def test_till_push_uses_buy_goods_and_the_till_number(sim, receiver, settings):
+def test_till_push_uses_buy_goods_and_the_till_number(sim_with, receiver, settings):
     """CustomerBuyGoodsOnline sends the till as PartyB and succeeds."""
+    sim = sim_with(till_numbers={"5123456"})
     settings.MPESA_TRANSACTION_TYPE = "CustomerBuyGoodsOnline"
     settings.MPESA_PARTY_B = "5123456"
 
@@ -387,6 +388,38 @@ def test_till_push_uses_buy_goods_and_the_till_number(sim, receiver, settings):
     assert sent["request"]["BusinessShortCode"] == CREDENTIALS["shortcode"]
     [request] = receiver.wait_for(1)
     assert request["body"]["Body"]["stkCallback"]["ResultCode"] == 0
+
+
+def test_till_push_to_a_number_that_isnt_a_till_fails_with_2028(sim_with, receiver, settings):
+    """A Buy Goods push naming the store number (not a till) as PartyB is accepted,
+    then fails with 2028, as Daraja does."""
+    sim_with(till_numbers={"5123456"})
+    settings.MPESA_TRANSACTION_TYPE = "CustomerBuyGoodsOnline"
+    settings.MPESA_PARTY_B = CREDENTIALS["shortcode"]
+
+    response = push(receiver.url)
+
+    [request] = receiver.wait_for(1)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["ResultCode"] == 2028
+    assert callback["ResultDesc"] == (
+        "The request is not permitted according to product assignment."
+    )
+    assert "CallbackMetadata" not in callback
+    assert query_until_final(response.checkout_request_id).result_code == 2028
+
+
+def test_success_without_metadata_is_confirmed_by_query(sim, receiver):
+    """For …0066 the callback says ResultCode 0 with no CallbackMetadata; the query
+    says paid."""
+    response = push(receiver.url, phone="254712340066")
+
+    [request] = receiver.wait_for(1)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["CheckoutRequestID"] == response.checkout_request_id
+    assert callback["ResultCode"] == 0
+    assert "CallbackMetadata" not in callback
+    assert query_until_final(response.checkout_request_id).paid is True
 
 
 # Refused pushes ------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_outcome_suffixes_are_unique_four_digit_strings():
         ("254712340429", "spike_arrest"),
         ("254712341001", "locked"),
         ("254712340999", "slow_push"),
+        ("254712340066", "success_without_metadata"),
         ("254708374149", "success"),
         ("254712340000", "success"),
         ("254712349001", "success"),
@@ -408,12 +409,150 @@ def test_slow_push_answers_after_slow_seconds_and_is_accepted(start_sim):
     assert len(simulator.transactions()) == 1
 
 
+def test_slow_push_is_accepted_and_paid_after_the_client_gave_up(start_sim, receiver):
+    """…0999: a client that stops waiting doesn't stop the push. It is accepted after
+    slow_seconds, the success callback (with metadata) arrives, and the query answers
+    for its CheckoutRequestID."""
+    simulator = start_sim(slow_seconds=0.4)
+    token = get_token(simulator.base_url)
+    body = push_body(
+        PartyA="254712340999", PhoneNumber="254712340999", Amount=1500, CallBackURL=receiver.url
+    )
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(
+            f"{simulator.base_url}/mpesa/stkpush/v1/processrequest",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=0.1,
+        )
+
+    [request] = receiver.wait_for(1, timeout=3)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["ResultCode"] == 0
+    items = {item["Name"]: item.get("Value") for item in callback["CallbackMetadata"]["Item"]}
+    assert items["Amount"] == 1500
+    assert re.fullmatch(r"[A-Z][A-Z0-9]{9}", items["MpesaReceiptNumber"])
+    assert items["PhoneNumber"] == 254712340999
+    [transaction] = simulator.transactions()
+    assert transaction["checkout_request_id"] == callback["CheckoutRequestID"]
+    answer = query(simulator, callback["CheckoutRequestID"], token)
+    assert answer.status_code == 200
+    assert answer.json()["ResultCode"] == "0"
+
+
 def test_validation_comes_before_the_scripted_outcome(simulator):
     """A scripted number still gets field validation first."""
     body = push_body(PartyA="254712340429", PhoneNumber="254712340429", Amount=0)
     response = stk_push(simulator, body)
 
     assert_daraja_error(response, 400, "400.002.02", "Bad Request - Invalid Amount")
+
+
+# Success without metadata, and PartyB checks ------------------------------------------
+
+
+def test_success_without_metadata_has_no_callback_metadata_but_the_query_says_paid(
+    start_sim, receiver
+):
+    """…0066: the callback has ResultCode 0 and no CallbackMetadata (no Item list);
+    the query says ResultCode "0"."""
+    simulator = start_sim()
+    token = get_token(simulator.base_url)
+    body = push_body(PartyA="254712340066", PhoneNumber="254712340066", CallBackURL=receiver.url)
+    checkout = stk_push(simulator, body, token).json()["CheckoutRequestID"]
+
+    [request] = receiver.wait_for(1)
+    assert request["body"] == {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": request["body"]["Body"]["stkCallback"]["MerchantRequestID"],
+                "CheckoutRequestID": checkout,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+            }
+        }
+    }
+    answer = query(simulator, checkout, token)
+    assert answer.json()["ResultCode"] == "0"
+
+
+NOT_PERMITTED = "The request is not permitted according to product assignment."
+
+
+def till_push(**overrides) -> dict:
+    return push_body(TransactionType="CustomerBuyGoodsOnline", **overrides)
+
+
+def result_of(simulator, body: dict, receiver) -> dict:
+    """Push *body*, then return its callback (it must be accepted first)."""
+    response = stk_push(simulator, {**body, "CallBackURL": receiver.url})
+    assert response.status_code == 200
+    [request] = receiver.wait_for(1)
+    return request["body"]["Body"]["stkCallback"]
+
+
+def test_buy_goods_push_to_a_till_number_is_paid(start_sim, receiver):
+    """A Buy Goods push with the store number as BusinessShortCode and the default
+    demo till (600100) as PartyB succeeds."""
+    simulator = start_sim()
+
+    callback = result_of(simulator, till_push(PartyB="600100"), receiver)
+
+    assert callback["ResultCode"] == 0
+    assert "CallbackMetadata" in callback
+
+
+@pytest.mark.parametrize("party_b", [CREDENTIALS["shortcode"], "600999"])
+def test_buy_goods_push_to_a_number_that_isnt_a_till_fails_with_2028(start_sim, receiver, party_b):
+    """PartyB the store number, or any number not among the tills: accepted, then
+    ResultCode 2028 in the callback (no metadata) and the query."""
+    simulator = start_sim()
+    token = get_token(simulator.base_url)
+    response = stk_push(simulator, till_push(PartyB=party_b, CallBackURL=receiver.url), token)
+    assert response.status_code == 200
+
+    [request] = receiver.wait_for(1)
+    callback = request["body"]["Body"]["stkCallback"]
+    assert callback["ResultCode"] == 2028
+    assert callback["ResultDesc"] == NOT_PERMITTED
+    assert "CallbackMetadata" not in callback
+    [transaction] = simulator.transactions()
+    assert transaction["outcome"] == "till_mismatch"
+    answer = query(simulator, response.json()["CheckoutRequestID"], token).json()
+    assert (answer["ResultCode"], answer["ResultDesc"]) == ("2028", NOT_PERMITTED)
+
+
+def test_till_numbers_are_configurable(start_sim, receiver):
+    """SimulatorConfig.till_numbers replaces the demo till."""
+    simulator = start_sim(till_numbers={"5123456"})
+
+    assert result_of(simulator, till_push(PartyB="5123456"), receiver)["ResultCode"] == 0
+
+
+def test_paybill_push_to_a_till_number_fails_with_2028(start_sim, receiver):
+    """A Paybill push must name the shortcode as PartyB, even if PartyB is a till."""
+    simulator = start_sim()
+
+    callback = result_of(simulator, push_body(PartyB="600100"), receiver)
+
+    assert callback["ResultCode"] == 2028
+
+
+def test_command_line_till_numbers(monkeypatch):
+    """--till-number (repeatable) sets the tills; without it the shop's Buy Goods
+    MPESA_PARTY_B is the till, else the demo till."""
+    from payments.simulator.__main__ import parse_args
+
+    monkeypatch.delenv("MPESA_TRANSACTION_TYPE", raising=False)
+    monkeypatch.delenv("MPESA_PARTY_B", raising=False)
+    assert parse_args([]).till_numbers == ["600100"]
+    assert parse_args(["--till-number", "5123456", "--till-number", "7654321"]).till_numbers == [
+        "5123456",
+        "7654321",
+    ]
+    monkeypatch.setenv("MPESA_TRANSACTION_TYPE", "CustomerBuyGoodsOnline")
+    monkeypatch.setenv("MPESA_PARTY_B", "5123456")
+    assert parse_args([]).till_numbers == ["5123456"]
 
 
 # Query ------------------------------------------------------------------------------
