@@ -314,6 +314,26 @@ if MPESA_TRANSACTION_TYPE not in ("CustomerPayBillOnline", "CustomerBuyGoodsOnli
         "(paybill) or CustomerBuyGoodsOnline (till)."
     )
 MPESA_PARTY_B = env("MPESA_PARTY_B", MPESA_SHORTCODE)
+# docs/mpesa.md §2: a paybill is paid to its own number (PartyB = the
+# shortcode); for a till, MPESA_SHORTCODE is the store (head office) number and
+# MPESA_PARTY_B the till number, a different 5-8 digit number. A wrong pair
+# makes every prompt fail with result 2028.
+if MPESA_TRANSACTION_TYPE == "CustomerBuyGoodsOnline":
+    _till = MPESA_PARTY_B or ""
+    if not (_till.isascii() and _till.isdigit() and 5 <= len(_till) <= 8) or (
+        _till == MPESA_SHORTCODE
+    ):
+        raise ImproperlyConfigured(
+            f"MPESA_TRANSACTION_TYPE=CustomerBuyGoodsOnline (till) needs MPESA_PARTY_B set to "
+            f"the till number (5 to 8 digits), not MPESA_SHORTCODE, the store number; got "
+            f"MPESA_PARTY_B={_till!r} and MPESA_SHORTCODE={MPESA_SHORTCODE!r}."
+        )
+elif MPESA_PARTY_B != MPESA_SHORTCODE:
+    raise ImproperlyConfigured(
+        f"MPESA_TRANSACTION_TYPE=CustomerPayBillOnline (paybill) pays the shortcode: "
+        f"MPESA_PARTY_B={MPESA_PARTY_B!r} must equal MPESA_SHORTCODE={MPESA_SHORTCODE!r} "
+        "(or be unset). For a till, set MPESA_TRANSACTION_TYPE=CustomerBuyGoodsOnline."
+    )
 # The public base URL Daraja calls back on, and the secret token in its path.
 MPESA_CALLBACK_BASE_URL = (env("MPESA_CALLBACK_BASE_URL", SITE_URL) or "").rstrip("/")
 MPESA_CALLBACK_TOKEN = env("MPESA_CALLBACK_TOKEN", "dev-callback-token" if DEBUG else None)

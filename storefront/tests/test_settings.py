@@ -108,3 +108,46 @@ def test_an_unknown_callback_address_policy_stops_start_up():
     result = run_check(DEBUG="1", MPESA_CALLBACK_IP_POLICY="maybe")
     assert result.returncode != 0
     assert "MPESA_CALLBACK_IP_POLICY must be log, enforce or off" in result.stderr
+
+
+BUY_GOODS = "CustomerBuyGoodsOnline"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MPESA_TRANSACTION_TYPE": BUY_GOODS},  # PartyB defaults to the shortcode
+        {"MPESA_TRANSACTION_TYPE": BUY_GOODS, "MPESA_PARTY_B": "174379"},
+        {"MPESA_TRANSACTION_TYPE": BUY_GOODS, "MPESA_PARTY_B": "1234"},
+        {"MPESA_TRANSACTION_TYPE": BUY_GOODS, "MPESA_PARTY_B": "123456789"},
+        {"MPESA_TRANSACTION_TYPE": BUY_GOODS, "MPESA_PARTY_B": "60010O"},
+    ],
+    ids=["unset", "the-shortcode", "too-short", "too-long", "not-digits"],
+)
+def test_a_till_set_up_without_a_till_number_stops_start_up(overrides):
+    """Buy Goods needs PartyB to be a till number (5-8 digits) other than the store's
+    shortcode; the message names both settings."""
+    result = run_check(DEBUG="1", MPESA_SHORTCODE="174379", **overrides)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "MPESA_PARTY_B" in result.stderr
+    assert "MPESA_SHORTCODE='174379'" in result.stderr
+
+
+def test_a_till_set_up_with_a_till_number_starts():
+    result = run_check(
+        DEBUG="1",
+        MPESA_TRANSACTION_TYPE=BUY_GOODS,
+        MPESA_SHORTCODE="174379",
+        MPESA_PARTY_B="600100",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_paybill_set_up_paying_another_number_stops_start_up():
+    """A paybill is paid to its own shortcode: PartyB must be the shortcode (or unset)."""
+    result = run_check(DEBUG="1", MPESA_SHORTCODE="174379", MPESA_PARTY_B="600100")
+    assert result.returncode != 0
+    assert "MPESA_PARTY_B='600100' must equal MPESA_SHORTCODE='174379'" in result.stderr
+    explicit = run_check(DEBUG="1", MPESA_SHORTCODE="174379", MPESA_PARTY_B="174379")
+    assert explicit.returncode == 0, explicit.stderr
