@@ -1,10 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MinValueValidator
+from django.db import router, transaction
 from django.db.models import F
+from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from payments.models import PaymentAttempt
 
-from . import services
+from . import locks, services
 from .admin_fulfilment import FulfilmentAdminMixin, PaymentStateFilter
 from .exceptions import ShopError
 from .models import (
@@ -35,10 +39,149 @@ from .resources import (
     StaffImportExportMixin,
     VariantResource,
 )
+from .services.stock import check_stock_on_hand, set_stock_on_hand
+
+# Staff edits ----------------------------------------------------------------
+#
+# Services keep some columns (stock allocated, units sold, ratings, search
+# text, "price from"). An admin save must never write those back from the
+# copy of the row it read, or a change a service made meanwhile is lost: so
+# edits write only the columns the staff changed, and stock on hand goes
+# through shop.services.stock.
+
+
+def changed_columns(form, *, owned=()) -> list[str]:
+    """Return the columns *form* changed (auto_now ones too), minus *owned*."""
+    opts = form._meta.model._meta
+    names = []
+    for name in form.changed_data:
+        try:
+            field = opts.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if field.concrete and not field.many_to_many and name not in owned:
+            names.append(name)
+    if names:
+        names += [f.name for f in opts.concrete_fields if getattr(f, "auto_now", False)]
+    return names
+
+
+class ChangedColumnsAdmin(admin.ModelAdmin):
+    """Save a changed row with ``update_fields``: only what the form changed."""
+
+    #: Columns that services keep; never written by this admin.
+    service_fields: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        columns = changed_columns(form, owned=self.service_fields)
+        if columns:
+            obj.save(update_fields=columns)
+
+
+#: The variant columns no form writes directly: orders own the allocation,
+#: and stock on hand is set through shop.services.stock.
+VARIANT_SERVICE_FIELDS = ("stock_allocated", "stock_on_hand")
+
+
+class VariantForm(forms.ModelForm):
+    """A variant as staff edit it: stock on hand checked against the orders' hold."""
+
+    class Meta:
+        model = ProductVariant
+        # Every editable column but ``stock_allocated``, which orders own.
+        fields = (
+            "product",
+            "sku",
+            "name",
+            "values",
+            "price",
+            "compare_at_price",
+            "stock_on_hand",
+            "low_stock_threshold",
+            "is_active",
+            "sort_order",
+            "created",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        on_hand = self.fields.get("stock_on_hand")
+        if on_hand is not None:
+            on_hand.validators.append(MinValueValidator(0))
+            on_hand.widget.attrs["min"] = 0
+
+    def clean_stock_on_hand(self):
+        on_hand = self.cleaned_data["stock_on_hand"]
+        if self.instance.pk is None or "stock_on_hand" not in self.changed_data:
+            return on_hand
+        try:
+            # In the admin's transaction this locks the variant until the save.
+            check_stock_on_hand(variant_id=self.instance.pk, on_hand=on_hand)
+        except ShopError as problem:
+            raise ValidationError(problem.message, code="stock") from None
+        except ProductVariant.DoesNotExist:
+            pass  # deleted meanwhile: the admin says so itself
+        return on_hand
+
+
+def save_variant(request, variant: ProductVariant, form, change: bool) -> None:
+    """Save a variant from a staff form: changed columns, then stock on hand."""
+    if not change:
+        variant.save()  # a new variant: nothing is allocated to it yet
+        return
+    columns = changed_columns(form, owned=VARIANT_SERVICE_FIELDS)
+    if columns:
+        variant.save(update_fields=columns)
+    if "stock_on_hand" in form.changed_data:
+        stored = set_stock_on_hand(
+            variant_id=variant.pk,
+            on_hand=form.cleaned_data["stock_on_hand"],
+            actor=request.user,
+        )
+        variant.stock_on_hand, variant.stock_allocated = (
+            stored.stock_on_hand,
+            stored.stock_allocated,
+        )
+
+
+class LockVariantsFirst:
+    """Lock a formset's variants in primary-key order before its forms check them.
+
+    Each form locks its own variant while validating (VariantForm); taking
+    them all first, in the order ``shop.locks`` always uses, keeps a
+    many-row staff edit from deadlocking with an order locking the same rows.
+    """
+
+    def variant_ids(self) -> list[int]:
+        raise NotImplementedError
+
+    def full_clean(self):
+        if self.is_bound and transaction.get_connection().in_atomic_block:
+            ids = self.variant_ids()
+            if ids:
+                locks.lock_variants(ids)
+        super().full_clean()
+
+
+class VariantInlineFormSet(LockVariantsFirst, BaseInlineFormSet):
+    def variant_ids(self):
+        if self.instance.pk is None:
+            return []
+        return list(
+            ProductVariant.objects.filter(product=self.instance).values_list("pk", flat=True)
+        )
+
+
+class VariantListFormSet(LockVariantsFirst, BaseModelFormSet):
+    def variant_ids(self):
+        return [variant.pk for variant in self.get_queryset()]
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ChangedColumnsAdmin):
     list_display = ("name", "parent", "slug", "sort_order", "is_active")
     list_editable = ("sort_order", "is_active")
     list_filter = ("is_active", "parent")
@@ -56,7 +199,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(ChangedColumnsAdmin):
     list_display = ("name", "slug", "is_featured")
     list_editable = ("is_featured",)
     list_filter = ("is_featured",)
@@ -71,7 +214,7 @@ class AttributeValueInline(admin.TabularInline):
 
 
 @admin.register(Attribute)
-class AttributeAdmin(admin.ModelAdmin):
+class AttributeAdmin(ChangedColumnsAdmin):
     list_display = ("name", "slug", "sort_order")
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ("name",)
@@ -79,7 +222,7 @@ class AttributeAdmin(admin.ModelAdmin):
 
 
 @admin.register(AttributeValue)
-class AttributeValueAdmin(admin.ModelAdmin):
+class AttributeValueAdmin(ChangedColumnsAdmin):
     list_display = ("value", "attribute", "slug", "sort_order")
     list_filter = ("attribute",)
     search_fields = ("value", "attribute__name")
@@ -87,6 +230,8 @@ class AttributeValueAdmin(admin.ModelAdmin):
 
 class VariantInline(admin.TabularInline):
     model = ProductVariant
+    form = VariantForm
+    formset = VariantInlineFormSet
     extra = 0
     fields = (
         "sku",
@@ -134,7 +279,7 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(StaffExportMixin, admin.ModelAdmin):
+class ProductAdmin(StaffExportMixin, ChangedColumnsAdmin):
     resource_classes = [ProductResource]
     list_display = (
         "name",
@@ -153,9 +298,39 @@ class ProductAdmin(StaffExportMixin, admin.ModelAdmin):
     search_fields = ("name", "slug", "variants__sku", "brand__name")
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("brand", "category")
-    readonly_fields = ("price", "compare_at_price", "units_sold", "created", "updated")
+    readonly_fields = (
+        "price",
+        "compare_at_price",
+        "units_sold",
+        "rating_average",
+        "rating_count",
+        "created",
+        "updated",
+    )
+    service_fields = (
+        "price",
+        "compare_at_price",
+        "units_sold",
+        "rating_average",
+        "rating_count",
+        "search_text",
+    )
     inlines = [VariantInline, ImageInline, SpecificationInline]
     date_hierarchy = "created"
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProductVariant:
+            super().save_formset(request, form, formset, change)
+            return
+        forms_by_variant = {id(f.instance): f for f in formset.forms}
+        formset.save(commit=False)
+        for variant in formset.deleted_objects:
+            formset.delete_existing(variant)
+        for variant in formset.new_objects:
+            save_variant(request, variant, forms_by_variant[id(variant)], change=False)
+        for variant, _changed in formset.changed_objects:
+            save_variant(request, variant, forms_by_variant[id(variant)], change=True)
+        formset.save_m2m()
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -165,6 +340,7 @@ class ProductAdmin(StaffExportMixin, admin.ModelAdmin):
 @admin.register(ProductVariant)
 class ProductVariantAdmin(StaffImportExportMixin, admin.ModelAdmin):
     resource_classes = [VariantResource]
+    form = VariantForm
     list_display = (
         "sku",
         "product",
@@ -186,9 +362,23 @@ class ProductVariantAdmin(StaffImportExportMixin, admin.ModelAdmin):
     def available(self, obj):
         return obj.stock_available
 
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", VariantForm)
+        return super().get_changelist_form(request, **kwargs)
+
+    def get_changelist_formset(self, request, **kwargs):
+        kwargs.setdefault("formset", VariantListFormSet)
+        return super().get_changelist_formset(request, **kwargs)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and "_save" in request.POST:
+            # The list's stock checks lock their variants until the save.
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, extra_context)
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.refresh_product_summaries(product_ids=[obj.product_id])
+        save_variant(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -196,7 +386,7 @@ class ProductVariantAdmin(StaffImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Banner)
-class BannerAdmin(admin.ModelAdmin):
+class BannerAdmin(ChangedColumnsAdmin):
     list_display = ("title", "placement", "is_active", "starts_at", "ends_at", "sort_order")
     list_editable = ("is_active", "sort_order")
     list_filter = ("placement", "is_active")
@@ -223,7 +413,7 @@ class DeliveryZoneForm(forms.ModelForm):
 
 
 @admin.register(DeliveryZone)
-class DeliveryZoneAdmin(admin.ModelAdmin):
+class DeliveryZoneAdmin(ChangedColumnsAdmin):
     form = DeliveryZoneForm
     list_display = ("name", "fee", "free_over", "delivery_days", "is_fallback", "county_list")
 

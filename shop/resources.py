@@ -22,8 +22,10 @@ from import_export.instance_loaders import CachedInstanceLoader
 from payments.models import PaymentAttempt
 
 from . import locks, services
+from .exceptions import ShopError
 from .fragments import catalogue_changed
 from .models import Order, OrderLine, Product, ProductVariant
+from .services import stock
 
 # Widgets ------------------------------------------------------------------
 
@@ -93,8 +95,9 @@ WHEN = widgets.DateTimeWidget(format="%Y-%m-%d %H:%M")
 
 # Catalogue ----------------------------------------------------------------
 
-#: The only variant fields an import may change.
-IMPORT_FIELDS = ("price", "compare_at_price", "stock_on_hand")
+#: The variant fields an import may change besides stock on hand (which is
+#: set through shop.services.stock).
+PRICE_FIELDS = ("price", "compare_at_price")
 
 
 class VariantResource(resources.ModelResource):
@@ -223,17 +226,23 @@ class VariantResource(resources.ModelResource):
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
-        if "stock_on_hand" not in errors and instance.stock_on_hand < instance.stock_allocated:
-            errors["stock_on_hand"] = ValidationError(
-                f"Stock on hand ({instance.stock_on_hand}) can't be below the "
-                f"{instance.stock_allocated} unit(s) allocated to orders not yet shipped."
-            )
+        if "stock_on_hand" not in errors:
+            try:
+                # The allocation as stored now (locked for a real import).
+                stock.check_stock_on_hand(variant_id=instance.pk, on_hand=instance.stock_on_hand)
+            except ShopError as problem:
+                errors["stock_on_hand"] = ValidationError(
+                    f"Stock on hand ({instance.stock_on_hand}): {problem.message}"
+                )
         if errors:
             raise ValidationError(errors)
 
     def do_instance_save(self, instance, is_create):
-        # Only the imported fields: the stock allocated is the orders' business.
-        instance.save(update_fields=[*IMPORT_FIELDS, "updated"])
+        # Only the imported fields; stock on hand through the stock service,
+        # which never touches the stock allocated (the orders' business).
+        instance.save(update_fields=[*PRICE_FIELDS, "updated"])
+        stored = stock.set_stock_on_hand(variant_id=instance.pk, on_hand=instance.stock_on_hand)
+        instance.stock_allocated = stored.stock_allocated
 
     def after_save_instance(self, instance, row, **kwargs):
         self._changed_products.add(instance.product_id)

@@ -127,7 +127,7 @@ def test_import_of_an_xlsx_file_updates_by_sku(staff_client, phones):
         (["A-128", "", "", "5"], "Price is empty"),
         (["A-128", "20000", "", "2.5"], "must be a whole number"),
         (["A-128", "200.005", "", "5"], "more than two decimals"),
-        (["A-256", "25000", "", "2"], "can&#x27;t be below the 3 unit(s) allocated"),
+        (["A-256", "25000", "", "2"], "3 units are held by unpaid or unshipped orders"),
         (["B-1", "9000", "", "4"], "SKU B-1 is in the file twice"),
     ],
 )
