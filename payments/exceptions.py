@@ -125,6 +125,18 @@ class DarajaUnavailable(DarajaError):
     retry_after_seconds = 60
 
 
+class PushOutcomeUnknown(DarajaUnavailable):
+    """The push was sent but no answer came back (a read timeout, a dropped
+    connection after the request went out): Daraja may have accepted it and
+    the shopper may be looking at a prompt. Never treat this as a failure.
+    """
+
+    default_shopper_message = (
+        "We sent the M-Pesa prompt but haven't heard back from M-Pesa yet. If a prompt "
+        "appears on your phone, enter your PIN."
+    )
+
+
 def _invalid_field(message: str) -> str:
     """Return X from Daraja's "Bad Request - Invalid X", or an empty string."""
     marker = "Invalid "
@@ -161,3 +173,15 @@ class PreviousPushPending(PaymentError):
         "Your previous M-Pesa prompt is still waiting for your PIN. Enter it on your phone, "
         "or wait for it to time out before asking for a new one."
     )
+
+
+class TooManyPrompts(PaymentError):
+    """The payer's phone had too many prompts in the last hour, across all orders."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.shopper_message = (
+            f"This phone has had {limit} M-Pesa prompts in the last hour, the most we send. "
+            "Please wait a while before asking for another, or pay by Paybill (below)."
+        )
+        super().__init__(self.shopper_message)

@@ -14,11 +14,25 @@ class PaymentAttemptQuerySet(models.QuerySet):
         """Return the attempts flagged for staff and not reviewed yet."""
         return self.filter(NEEDS_REVIEW)
 
+    def newest_first(self) -> "PaymentAttemptQuerySet":
+        return self.order_by("-created", "-id")
+
+    def latest_for(self, order_id: int) -> "PaymentAttempt | None":
+        """Return the order's most recent attempt, if any."""
+        return self.filter(order_id=order_id).newest_first().first()
+
 
 class PaymentAttempt(models.Model):
     """One STK push for an order, created before Daraja is called.
 
-    ``status`` only moves one way, ``pending → paid | failed``. Anything a
+    An order above M-Pesa's ceiling per payment is paid in parts: each part
+    is its own attempt, asking for ``amount`` (that part, not the order's
+    total). ``counted`` marks a paid part applied to the order's balance.
+
+    ``status`` only moves one way, ``pending | unknown → paid | failed``
+    (``unknown``: the push went out but Daraja's answer never came, so a
+    prompt may be on the phone; a later callback is matched to it by phone,
+    amount and time). Anything a
     person must look at (an amount that doesn't match, a payment for an
     order that is no longer open, a payment proven by query without a
     receipt) is a ``flag``, never a silent change of the order.
@@ -26,6 +40,7 @@ class PaymentAttempt(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
+        UNKNOWN = "unknown", _("No answer from Daraja")
         PAID = "paid", _("Paid")
         FAILED = "failed", _("Failed")
 
@@ -38,6 +53,7 @@ class PaymentAttempt(models.Model):
         DUPLICATE_RECEIPT = "duplicate_receipt", _("Receipt already used by another payment")
         RESULT_CONFLICT = "result_conflict", _("Callback contradicts the recorded result")
         PENDING_AT_EXPIRY = "pending_at_expiry", _("Still pending when the order expired")
+        PART_PAID = "part_paid", _("Part paid when the payment window closed")
 
     order = models.ForeignKey(
         "shop.Order",
@@ -69,6 +85,11 @@ class PaymentAttempt(models.Model):
         _("amount paid"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     paid_phone = models.CharField(_("paid from"), max_length=16, blank=True)
+    counted = models.BooleanField(
+        _("counted towards the order"),
+        default=False,
+        help_text=_("A paid part applied to the order's balance."),
+    )
     raw_callback = models.JSONField(_("callback body"), null=True, blank=True)
     callbacks_received = models.PositiveSmallIntegerField(_("callbacks received"), default=0)
     flag = models.CharField(_("flag"), max_length=24, choices=Flag.choices, blank=True)
@@ -98,11 +119,12 @@ class PaymentAttempt(models.Model):
         indexes = [
             models.Index(fields=["status", "next_query_at"], name="attempt_status_query_idx"),
             models.Index(fields=["flag"], condition=~Q(flag=""), name="attempt_flagged_idx"),
+            models.Index(fields=["phone", "created"], name="attempt_phone_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=1), name="attempt_amount_gte_1"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "paid", "failed"]),
+                condition=Q(status__in=["pending", "unknown", "paid", "failed"]),
                 name="attempt_status_known",
             ),
         ]
@@ -125,6 +147,7 @@ class Callback(models.Model):
     class Outcome(models.TextChoices):
         RECEIVED = "received", _("Received, not processed yet")
         PAID = "paid", _("Payment recorded")
+        UNCONFIRMED = "unconfirmed", _("Success without details: confirming by STK query")
         FAILED = "failed", _("Failure recorded")
         DUPLICATE = "duplicate", _("Duplicate, nothing changed")
         RECEIPT_ADDED = "receipt_added", _("Receipt added to a payment proven by query")
@@ -149,6 +172,11 @@ class Callback(models.Model):
     )
     outcome = models.CharField(
         _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED
+    )
+    reports_payment = models.BooleanField(
+        _("reports a payment"),
+        default=False,
+        help_text=_("The body says the payment succeeded (ResultCode 0)."),
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)

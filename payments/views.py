@@ -70,6 +70,7 @@ def _status_page(request: HttpRequest, order, *, form=None, error: str = "", sta
         "payment": payment,
         "form": form,
         "error": error,
+        "max_per_payment": settings.MPESA_MAX_PER_PAYMENT,
         "paybill": {
             "till": settings.MPESA_TRANSACTION_TYPE == "CustomerBuyGoodsOnline",
             "number": settings.MPESA_PARTY_B,

@@ -2,11 +2,17 @@
 
 Locks are taken in primary-key order (so two transactions locking the same
 rows cannot deadlock) and the querysets are evaluated, so the lock is really
-taken: an unevaluated ``select_for_update()`` locks nothing. Lock orders
-before payment attempts, and orders before variants.
+taken: an unevaluated ``select_for_update()`` locks nothing.
+
+The lock order, for every transaction that takes more than one kind:
+
+1. carts, 2. orders, 3. payment attempts, 4. shipments, 5. variants,
+6. products, 7. reviews.
 """
 
-from .models import Order, ProductVariant
+from payments.models import PaymentAttempt
+
+from .models import Order, Product, ProductVariant
 
 
 def lock_variants(variant_ids) -> dict[int, ProductVariant]:
@@ -23,3 +29,18 @@ def lock_variants(variant_ids) -> dict[int, ProductVariant]:
 def lock_order(order_id) -> Order:
     """Lock one order row and return it. Call inside atomic()."""
     return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+
+
+def lock_attempt(attempt_id) -> PaymentAttempt:
+    """Lock one payment attempt (after its order) and return it. Call inside atomic()."""
+    return PaymentAttempt.objects.select_for_update(of=("self",)).get(pk=attempt_id)
+
+
+def lock_products(product_ids) -> None:
+    """Lock products' rows (their counters) in primary-key order. Call inside atomic()."""
+    list(
+        Product.objects.filter(pk__in=set(product_ids))
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )

@@ -47,7 +47,6 @@ TOP_PRODUCTS = 5
 ATTENTION_ROWS = 50
 #: How often the dashboard fragment is polled.
 POLL_SECONDS = 30
-UNKNOWN_PAID_NOTE = "Successful payment"
 
 
 def shop_timezone() -> ZoneInfo:
@@ -197,9 +196,7 @@ def flagged_payments():
 
 def unknown_paid_callbacks():
     """Return callbacks reporting a payment for a push the shop has no record of."""
-    return Callback.objects.filter(
-        outcome=Callback.Outcome.UNKNOWN, note__startswith=UNKNOWN_PAID_NOTE
-    )
+    return Callback.objects.filter(outcome=Callback.Outcome.UNKNOWN, reports_payment=True)
 
 
 def late_shipments(*, now: datetime):

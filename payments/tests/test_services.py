@@ -19,6 +19,7 @@ from payments.exceptions import (
     DarajaUnavailable,
     OrderNotPayable,
     PreviousPushPending,
+    PushOutcomeUnknown,
     ResendTooSoon,
     SubscriberLocked,
 )
@@ -151,23 +152,46 @@ def test_a_refused_push_gives_a_clear_message_and_keeps_the_order(paying_shop, s
     assert services.payment_state(order).message == refused.value.shopper_message
 
 
-def test_a_daraja_timeout_gives_a_clear_message_and_resend_works(paying_shop, settings):
+def test_a_push_whose_answer_never_came_is_unknown_and_its_late_callback_pays(
+    paying_shop, settings
+):
+    paying_shop(slow_seconds=2)
+    settings.MPESA_TIMEOUT_SECONDS = 0.5
+    order = order_to_pay()
+    with pytest.raises(PushOutcomeUnknown) as unanswered:
+        services.request_stk_push(order_id=order.pk, phone=payer("0999"))
+    assert "enter your PIN" in unanswered.value.shopper_message
+    first = PaymentAttempt.objects.get()
+    assert first.status == A.UNKNOWN and first.checkout_request_id is None
+    state = services.payment_state(order)
+    assert state.state == "pending" and state.polling and not state.can_pay
+    # While that prompt may still be live, no second one goes out.
+    with pytest.raises(ResendTooSoon) as too_soon:
+        services.resend_stk_push(order_id=order.pk, phone=payer("0999"))
+    assert too_soon.value.seconds > settings.MPESA_RESEND_SECONDS
+    # Daraja accepted it after all: its callback is matched by phone and amount.
+    paid = wait_for(lambda: PaymentAttempt.objects.filter(pk=first.pk, status=A.PAID).first())
+    assert paid.checkout_request_id.startswith("ws_CO_") and paid.receipt_number
+    assert paid.counted and not paid.flag
+    assert Order.objects.get(pk=order.pk).status == S.PAID
+    assert Callback.objects.get().outcome == Callback.Outcome.PAID
+    assert PaymentAttempt.objects.count() == 1
+
+
+def test_after_an_unanswered_push_goes_quiet_a_new_prompt_can_be_sent(paying_shop, settings):
     paying_shop(slow_seconds=3)
     settings.MPESA_TIMEOUT_SECONDS = 0.5
     order = order_to_pay()
-    with pytest.raises(DarajaUnavailable) as refused:
+    with pytest.raises(PushOutcomeUnknown):
         services.request_stk_push(order_id=order.pk, phone=payer("0999"))
-    assert "couldn't reach M-Pesa" in refused.value.shopper_message
     first = PaymentAttempt.objects.get()
-    # After a timeout the prompt may still come: no new push for a while.
-    with pytest.raises(ResendTooSoon):
-        services.resend_stk_push(order_id=order.pk, phone=PAYER)
-    later = first.resend_after + timedelta(seconds=1)
+    later = first.created + timedelta(seconds=settings.MPESA_PROMPT_SECONDS + 1)
+    state = services.payment_state(order, now=later)
+    assert state.state == "failed" and state.can_pay
+    assert "never heard back" in state.message
     settings.MPESA_TIMEOUT_SECONDS = 5
-    second = services.resend_stk_push(order_id=order.pk, phone=PAYER, now=later)
-    assert second.pk != first.pk
-    assert settled(second).status == A.PAID
-    assert Order.objects.get(pk=order.pk).status == S.PAID
+    second = services.resend_stk_push(order_id=order.pk, phone=payer("0404"), now=later)
+    assert second.pk != first.pk and second.status == A.PENDING
 
 
 def test_resend_after_a_cancelled_prompt_pays(paying_shop, settings):

@@ -275,6 +275,7 @@ def _fill_shop(n: int, variant) -> None:
         Callback.objects.create(
             body="{}",
             outcome=Callback.Outcome.UNKNOWN,
+            reports_payment=True,
             note="Successful payment (receipt X, KES 1) for a push the shop has no record of",
         )
 
@@ -327,6 +328,7 @@ def test_needs_attention_lists_what_staff_must_act_on_with_links(staff_client, s
         body="{}",
         checkout_request_id="ws_CO_UNMATCHED",
         outcome=Callback.Outcome.UNKNOWN,
+        reports_payment=True,
         note="Successful payment (receipt RBK1, KES 1500) for a push the shop has no record of",
     )
     Callback.objects.create(
