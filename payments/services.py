@@ -619,9 +619,7 @@ def _apply(order, attempt: PaymentAttempt, result: StkResult, *, raw: Any, now: 
         # Not applied and not shown as paid: the STK query goes on and tells
         # what really happened.
         if attempt.next_query_at is None and attempt.checkout_request_id:
-            attempt.next_query_at = now + timedelta(
-                seconds=settings.MPESA_RECONCILE_AFTER_SECONDS
-            )
+            attempt.next_query_at = now + timedelta(seconds=settings.MPESA_RECONCILE_AFTER_SECONDS)
             _schedule_reconciliation(attempt.pk, attempt.next_query_at)
         return _flag(
             attempt,
@@ -680,8 +678,9 @@ def _apply(order, attempt: PaymentAttempt, result: StkResult, *, raw: Any, now: 
         )
         logger.info("Payment %s paid order %s", attempt, order.pk)
     else:
-        logger.info("Payment %s paid a part of order %s (%s of %s)", attempt, order.pk, paid,
-                    verdict.amount)
+        logger.info(
+            "Payment %s paid a part of order %s (%s of %s)", attempt, order.pk, paid, verdict.amount
+        )
     if not attempt.receipt_number:
         _flag(
             attempt,
@@ -706,7 +705,12 @@ def _depth(value: Any, limit: int) -> int:
         deepest = max(deepest, level)
         if deepest > limit:
             return deepest
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
         stack.extend((child, level + 1) for child in children)
     return deepest
 
