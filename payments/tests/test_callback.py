@@ -161,10 +161,90 @@ def test_junk_is_stored_and_acknowledged_never_a_500(client, payload):
     assert record.outcome == "malformed" and record.body == payload.decode()
 
 
+def _nested(depth: int) -> bytes:
+    return ("[" * depth + "]" * depth).encode()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_\x00", "ResultCode": 0}}}',
+        b"\x00\x00\x00",
+        json.dumps(body("ws_CO_\u0000nul", amount=2000)).encode(),
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
+        b'"ResultDesc": "\\u0000"}}}',
+        _nested(5000),
+        _nested(40),
+        b'{"a":' * 2000 + b"1" + b"}" * 2000,
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": None}}}
+        ).encode(),
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": [0]}}}
+        ).encode(),
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": True}}}
+        ).encode(),
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0.0}}}
+        ).encode(),
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": {}}}}
+        ).encode(),
+        json.dumps(
+            {"Body": {"stkCallback": {"CheckoutRequestID": 12345, "ResultCode": 0}}}
+        ).encode(),
+    ],
+    ids=[
+        "raw-nul",
+        "only-nul",
+        "escaped-nul",
+        "escaped-nul-in-desc",
+        "deep-5000",
+        "deep-40",
+        "deep-objects",
+        "null-code",
+        "list-code",
+        "bool-code",
+        "float-code",
+        "dict-code",
+        "numeric-id",
+    ],
+)
+def test_hostile_bodies_are_stored_as_malformed_never_a_500(client, order, payload):
+    attempt = pending_attempt(order, checkout_id="ws_CO_1")
+    response = post(client, payload)
+    assert response.status_code == 200 and response.json() == OK
+    record = Callback.objects.get()
+    assert record.outcome == Callback.Outcome.MALFORMED
+    assert not Callback.objects.filter(outcome=Callback.Outcome.RECEIVED).exists()
+    attempt.refresh_from_db()
+    assert attempt.status == A.PENDING
+    assert Order.objects.get(pk=order.pk).status == S.AWAITING_PAYMENT
+
+
+def test_a_success_without_metadata_pays_nothing_until_a_query_confirms_it(
+    client, order, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    attempt = pending_attempt(order)
+    payload = body(attempt.checkout_request_id)
+    del payload["Body"]["stkCallback"]["CallbackMetadata"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, payload).status_code == 200
+    record = Callback.objects.get()
+    assert record.outcome == Callback.Outcome.UNCONFIRMED and record.reports_payment
+    attempt.refresh_from_db()
+    assert attempt.status == A.PENDING and attempt.next_query_at is not None
+    assert Order.objects.get(pk=order.pk).status == S.AWAITING_PAYMENT
+    assert services.payment_state(order).state == "pending"
+    assert DBTaskResult.objects.filter(task_path__endswith="reconcile_attempt_task").exists()
+
+
 def test_an_oversized_body_is_refused(client):
     response = post(client, b"{" + b" " * 70_000 + b"}")
     assert response.status_code == 413 and not Callback.objects.exists()
-
 
 
 def test_a_duplicate_callback_changes_nothing(client, order):
@@ -224,6 +304,10 @@ def test_a_receipt_already_used_is_flagged_and_pays_nothing(client, order):
         None,
     )
     assert Order.objects.get(pk=other.pk).status == S.AWAITING_PAYMENT
+    # Consistent: not shown as paid, flagged, and still reconciled by query.
+    assert second.next_query_at is not None and not second.counted
+    assert services.payment_state(other).state == "pending"
+    assert "NLJ7RT61SV" not in client.get(status_path(other)).content.decode()
 
 
 def test_a_second_successful_payment_of_a_paid_order_is_flagged_for_refund(client, order):

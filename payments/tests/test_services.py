@@ -276,3 +276,18 @@ def test_pending_at_expiry_is_flagged_and_querying_stops(paying_shop):
         None,
     )
     assert attempt.queries_made == 2
+
+
+def test_a_success_callback_without_details_is_confirmed_by_query_first(paying_shop):
+    paying_shop()
+    order = order_to_pay()
+    attempt = services.request_stk_push(order_id=order.pk, phone=payer("0066"))
+    record = wait_for(lambda: Callback.objects.filter(outcome=Callback.Outcome.UNCONFIRMED).first())
+    assert record.attempt_id == attempt.pk
+    attempt.refresh_from_db()
+    assert attempt.status == A.PENDING
+    assert Order.objects.get(pk=order.pk).status == S.AWAITING_PAYMENT
+    services.reconcile_attempt(attempt_id=attempt.pk)
+    attempt.refresh_from_db()
+    assert attempt.status == A.PAID and attempt.flag == F.NO_RECEIPT
+    assert Order.objects.get(pk=order.pk).status == S.PAID
