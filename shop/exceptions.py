@@ -51,6 +51,18 @@ class InsufficientStock(CheckoutError):
         super().__init__("Some items are short of stock — " + "; ".join(parts) + ".")
 
 
+class LimitReached(CheckoutError):
+    """The order would let one shopper hold too much; nothing was reserved."""
+
+
+class TooManyUnpaidOrders(LimitReached):
+    """The visitor, M-Pesa number or address already has enough unpaid orders."""
+
+
+class TooManyUnits(InvalidQuantity, LimitReached):
+    """Too many units of one item, or in one order; refused by cart and checkout."""
+
+
 class IllegalTransition(ShopError):
     """An order status change that the rules do not allow."""
 

@@ -262,7 +262,6 @@ LOGGING = {
 # SHOP
 CURRENCY = "KES"
 PRODUCTS_PER_PAGE = env_int("PRODUCTS_PER_PAGE", 24)
-CART_MAX_QUANTITY = env_int("CART_MAX_QUANTITY", 10)
 # Leave products with no unit available out of listings, search and shelves.
 HIDE_SOLD_OUT_PRODUCTS = env_bool("HIDE_SOLD_OUT_PRODUCTS", False)
 # Staff news (the daily low-stock report): these addresses, or every staff
@@ -273,6 +272,16 @@ LOW_STOCK_REPORT_HOUR = env_int("LOW_STOCK_REPORT_HOUR", 7)
 SUPPORT_PHONE = env("SUPPORT_PHONE", "0700 000 000")
 # Unpaid orders expire (and release their stock) after this many minutes.
 ORDER_PAYMENT_MINUTES = env_int("ORDER_PAYMENT_MINUTES", 30)
+# What one shopper may hold unpaid (shop/services/limits.py): units of one
+# item in a cart or order, units in one order, and unpaid orders (awaiting
+# payment, not expired) per visitor (session or account), per M-Pesa number
+# and per IP address (shared by offices and mobile NAT, so the loosest). An
+# unpaid-orders limit of 0 is off.
+MAX_UNITS_PER_LINE = env_int("MAX_UNITS_PER_LINE", 10)
+MAX_UNITS_PER_ORDER = env_int("MAX_UNITS_PER_ORDER", 30)
+MAX_UNPAID_ORDERS_PER_VISITOR = env_int("MAX_UNPAID_ORDERS_PER_VISITOR", 3)
+MAX_UNPAID_ORDERS_PER_PHONE = env_int("MAX_UNPAID_ORDERS_PER_PHONE", 3)
+MAX_UNPAID_ORDERS_PER_ADDRESS = env_int("MAX_UNPAID_ORDERS_PER_ADDRESS", 10)
 # Delivery fee for counties in no delivery zone, when no fallback zone exists.
 DEFAULT_DELIVERY_FEE = env("DEFAULT_DELIVERY_FEE", "500")
 # Paid orders not shipped this many days after payment are listed on the

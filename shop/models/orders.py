@@ -102,6 +102,12 @@ class Order(TimeStampedModel):
     expires_at = models.DateTimeField(_("payment due by"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     stock_released = models.BooleanField(_("stock released"), default=False, editable=False)
+    placed_from = models.GenericIPAddressField(
+        _("placed from"),
+        null=True,
+        blank=True,
+        help_text=_("The IP address the order was placed from."),
+    )
 
     class Meta:
         verbose_name = _("order")

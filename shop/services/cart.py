@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -19,6 +18,7 @@ from ..models import (
     WishlistItem,
 )
 from ..utils import int_or_none
+from .limits import check_units_per_line, max_units_per_line
 
 # Carts ----------------------------------------------------------------------
 #
@@ -31,10 +31,6 @@ from ..utils import int_or_none
 # cannot together push it past the stock they each checked.
 
 
-def max_line_quantity() -> int:
-    return getattr(settings, "CART_MAX_QUANTITY", 10)
-
-
 def _parse_quantity(quantity) -> int:
     try:
         value = int(str(quantity).strip())
@@ -42,8 +38,7 @@ def _parse_quantity(quantity) -> int:
         raise InvalidQuantity("Enter a whole number of items.") from None
     if value < 1:
         raise InvalidQuantity("Choose at least one item.")
-    if value > max_line_quantity():
-        raise InvalidQuantity(f"You can buy at most {max_line_quantity()} of one item per order.")
+    check_units_per_line(value)
     return value
 
 
@@ -101,10 +96,7 @@ def add_to_cart(*, cart: Cart | None, variant_id, quantity=1) -> CartLine:
             else:
                 line = CartLine.objects.filter(cart=cart, variant=variant).first()
         new_quantity = quantity + (line.quantity if line else 0)
-        if new_quantity > max_line_quantity():
-            raise InvalidQuantity(
-                f"You can buy at most {max_line_quantity()} of one item per order."
-            )
+        check_units_per_line(new_quantity)
         _check_stock(variant, new_quantity)
         if cart is None:
             cart = Cart.objects.create()
@@ -185,7 +177,7 @@ def merge_carts(*, source: Cart, target: Cart) -> Cart:
             continue
         current = existing.get(variant.pk)
         wanted = line.quantity + (current.quantity if current else 0)
-        capped = min(wanted, variant.stock_available, max_line_quantity())
+        capped = min(wanted, variant.stock_available, max_units_per_line())
         if capped <= 0:
             continue
         if current:

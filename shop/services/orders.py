@@ -16,6 +16,7 @@ in primary-key order) and updates with ``F()``; the database constraints
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,6 +31,7 @@ from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock
 from ..fragments import catalogue_changed
 from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
 from ..money import quantize, whole_shillings
+from .limits import check_order_limits
 
 logger = logging.getLogger(__name__)
 Status = Order.Status
@@ -108,17 +110,22 @@ def place_order(
     phone: str,
     address: DeliveryAddress,
     user=None,
+    session_orders: Iterable[str] = (),
+    client_ip: str | None = None,
     now: datetime | None = None,
 ) -> Order:
     """Reserve the cart's stock and create an order awaiting payment.
 
-    In one transaction: lock the cart, then the variants' rows in
-    primary-key order, check
+    In one transaction: lock the cart; check the shopper's limits
+    (``limits.check_order_limits``: units per line and per order, unpaid
+    orders of the visitor, i.e. *user* and the *session_orders* numbers, of
+    the M-Pesa *phone* and of *client_ip*), raising a LimitReached before
+    anything is held; lock the variants' rows in primary-key order, check
     every line (raising one InsufficientStock that lists every short line,
     reserving nothing), allocate the stock, create the Order with price
-    snapshots and Decimal totals, and empty the cart. Payment is asked for
-    after this commits, never while the rows are locked. Raises EmptyCart
-    when there is nothing to order.
+    snapshots, Decimal totals and the address it was placed from, and empty
+    the cart. Payment is asked for after this commits, never while the rows
+    are locked. Raises EmptyCart when there is nothing to order.
     """
     now = now or timezone.now()
     # Lock the cart first: the same cart submitted twice (double click, two
@@ -127,6 +134,14 @@ def place_order(
     cart_lines = list(cart.lines.order_by("variant_id"))
     if not cart_lines:
         raise EmptyCart("Your cart is empty.")
+    check_order_limits(
+        quantities=[line.quantity for line in cart_lines],
+        phone=phone,
+        user=user,
+        session_orders=session_orders,
+        client_ip=client_ip,
+        now=now,
+    )
     variants = locks.lock_variants(line.variant_id for line in cart_lines)
     shortages = []
     for line in cart_lines:
@@ -160,6 +175,7 @@ def place_order(
         total=total,
         amount_payable=whole_shillings(total),
         expires_at=now + payment_window(),
+        placed_from=client_ip,
     )
     order.full_clean()
     order.save()

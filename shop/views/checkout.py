@@ -19,8 +19,8 @@ from ..exceptions import CheckoutError
 from ..forms import NEW_ADDRESS, CheckoutForm, NewAddressForm
 from ..htmx import wants_fragment
 from ..money import quantize
-from ..order_access import last_order_number, remember_order
-from ..utils import int_or_none
+from ..order_access import SESSION_KEY, last_order_number, remember_order
+from ..utils import client_ip, int_or_none
 
 
 def _initial(request: HttpRequest, addresses: list[Address]) -> tuple[dict, dict]:
@@ -116,6 +116,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 phone=phone,
                 address=_delivery_address(form, address_form, addresses),
                 user=user,
+                session_orders=request.session.get(SESSION_KEY) or [],
+                client_ip=client_ip(request),
             )
         except CheckoutError as problem:
             error = problem.message
