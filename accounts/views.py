@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from shop.utils import safe_next
 
 from . import services
 from .forms import AddressForm, NewAddressForm, ProfileForm
@@ -29,16 +30,6 @@ def _show_errors(form: Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
-
-
-def _safe_next(request: HttpRequest) -> str | None:
-    """Return the ``next`` URL of the request if it stays on this site."""
-    url = request.POST.get("next") or request.GET.get("next")
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return None
 
 
 def _owned_address_or_404(request: HttpRequest, pk: int) -> Address:
@@ -102,7 +93,7 @@ def address_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def address_create(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request)
+    next_url = safe_next(request)
     if request.method == "POST":
         form = NewAddressForm(request.POST)
         if form.is_valid():

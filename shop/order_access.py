@@ -50,7 +50,10 @@ def order_for_request(request, number: str) -> Order:
 
     A valid link ``key`` also makes the session remember the order.
     """
-    order = Order.objects.filter(number=str(number)[:16]).first()
+    number = str(number)[:16]
+    if "\x00" in number:  # PostgreSQL refuses NUL; no order number has one
+        raise Http404("No such order")
+    order = Order.objects.filter(number=number).first()
     if order is None:
         raise Http404("No such order")
     user = request.user

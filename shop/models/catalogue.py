@@ -1,10 +1,13 @@
 """Catalogue models: categories, brands, products, variants and their media."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from ..utils import is_safe_link
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -326,3 +329,21 @@ class Banner(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self):
+        super().clean()
+        if self.link_url and not is_safe_link(self.link_url):
+            raise ValidationError(
+                {
+                    "link_url": _(
+                        "Give a page of the shop starting with a single “/” (e.g. /c/phones/) "
+                        "or a full address starting with https:// or http://. Other links "
+                        "(javascript:, data:, //host) are not allowed."
+                    )
+                }
+            )
+
+    @property
+    def href(self) -> str:
+        """Return the link for pages, or "" when it is not a safe one (never rendered)."""
+        return self.link_url if is_safe_link(self.link_url) else ""

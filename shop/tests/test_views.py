@@ -190,7 +190,6 @@ def test_pagination(client, catalogue, settings):
         "max_price=-5",
         "min_price=1e999",
         "min_price=NaN",
-        "brand=%00",
         "brand=<script>",
         "brand=nope",
         "v=nonsense",

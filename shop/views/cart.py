@@ -8,7 +8,6 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -24,20 +23,10 @@ from ..models import (
     ProductVariant,
     WishlistItem,
 )
-from ..utils import int_or_none
+from ..utils import int_or_none, safe_next
 from .catalogue import attach_primary_images, card_queryset
 
 # Cart -----------------------------------------------------------------------
-
-
-def _back(request: HttpRequest, fallback: str) -> str:
-    """Return the safe local URL in ``next``, or *fallback*."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _cart_updated(response: HttpResponse) -> HttpResponse:
@@ -78,12 +67,12 @@ def cart_add(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             return render(request, "shop/_cart_feedback.html", {"error": error.message})
         messages.error(request, error.message)
-        return redirect(_back(request, reverse("shop:cart")))
+        return redirect(safe_next(request, reverse("shop:cart")))
     remember_cart(request, line.cart)
     if request.htmx:
         return _cart_updated(render(request, "shop/_cart_feedback.html", {"line": line}))
     messages.success(request, f"Added {line.variant} to your cart.")
-    return redirect(_back(request, reverse("shop:cart")))
+    return redirect(safe_next(request, reverse("shop:cart")))
 
 
 def _cart_change(request: HttpRequest, change) -> HttpResponse:
@@ -169,7 +158,7 @@ def wishlist_toggle(request: HttpRequest) -> HttpResponse:
     product_id = request.POST.get("product")
     if not request.user.is_authenticated:
         product = Product.objects.active().filter(pk=int_or_none(product_id)).first()
-        back = _back(request, product.get_absolute_url() if product else reverse("shop:home"))
+        back = safe_next(request, product.get_absolute_url() if product else reverse("shop:home"))
         login = f"{reverse('account_login')}?{urlencode({'next': back})}"
         messages.info(request, "Sign in to keep a wishlist.")
         if request.htmx:
@@ -189,7 +178,7 @@ def wishlist_toggle(request: HttpRequest) -> HttpResponse:
             {"product": product, "wishlisted": added, "variant_id": request.POST.get("variant")},
         )
     messages.success(request, "Saved to your wishlist." if added else "Removed from your wishlist.")
-    return redirect(_back(request, reverse("shop:wishlist")))
+    return redirect(safe_next(request, reverse("shop:wishlist")))
 
 
 @require_POST

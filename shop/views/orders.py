@@ -47,7 +47,10 @@ def _find_throttled(request: HttpRequest) -> bool:
 @require_POST
 def order_find(request: HttpRequest) -> HttpResponse:
     """Open a guest's order from its number and the phone it was placed with."""
-    number = request.POST.get("number", "").strip().upper().replace(" ", "")[:16]
+    # Letters and digits only: spaces or dashes typed by the shopper, and
+    # anything PostgreSQL can't compare (NUL), are left out.
+    typed = request.POST.get("number", "")
+    number = "".join(c for c in typed.upper() if c.isascii() and c.isalnum())[:16]
     error = ""
     try:
         phone = normalise_kenyan_phone(request.POST.get("phone", ""))
