@@ -17,9 +17,21 @@ class PaymentAttemptQuerySet(models.QuerySet):
     def newest_first(self) -> "PaymentAttemptQuerySet":
         return self.order_by("-created", "-id")
 
-    def latest_for(self, order_id: int) -> "PaymentAttempt | None":
-        """Return the order's most recent attempt, if any."""
-        return self.filter(order_id=order_id).newest_first().first()
+    def newest(self) -> "PaymentAttempt | None":
+        """Return the most recent attempt (``order.payment_attempts.newest()``), if any."""
+        return self.newest_first().first()
+
+    def receipts(self) -> str:
+        """Return the receipts of the payments that paid the order, oldest first.
+
+        Payments flagged for a refund (an amount that didn't match, a
+        payment after the close or a second payment) are left out.
+        """
+        refund = ["amount_mismatch", "order_not_open", "order_already_paid"]
+        paid = self.filter(status="paid").exclude(flag__in=refund).exclude(receipt_number=None)
+        return ", ".join(
+            paid.order_by("completed_at", "id").values_list("receipt_number", flat=True)
+        )
 
 
 class PaymentAttempt(models.Model):

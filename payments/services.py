@@ -79,7 +79,7 @@ def callback_url() -> str:
 
 def latest_attempt(order_id: int) -> PaymentAttempt | None:
     """Return the order's most recent payment attempt, if any."""
-    return PaymentAttempt.objects.latest_for(order_id)
+    return PaymentAttempt.objects.filter(order_id=order_id).newest()
 
 
 def _attempts(order_id: int) -> list[PaymentAttempt]:

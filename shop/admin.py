@@ -3,7 +3,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import router, transaction
-from django.db.models import F
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from payments.models import PaymentAttempt
@@ -269,12 +268,9 @@ class LowStockFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "out":
-            return queryset.filter(stock_on_hand__lte=F("stock_allocated"))
+            return queryset.sold_out()
         if self.value() == "low":
-            return queryset.filter(
-                stock_on_hand__gt=F("stock_allocated"),
-                stock_on_hand__lte=F("stock_allocated") + F("low_stock_threshold"),
-            )
+            return queryset.low_stock()
         return queryset
 
 

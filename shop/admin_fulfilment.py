@@ -50,7 +50,7 @@ class NoteForm(forms.Form):
 
 
 def _latest_shipment(order: Order) -> Shipment | None:
-    return order.shipments.order_by("-created", "-id").first()
+    return order.shipments.newest()
 
 
 def _pack(order, data, user):

@@ -51,6 +51,10 @@ class InsufficientStock(CheckoutError):
         super().__init__("Some items are short of stock — " + "; ".join(parts) + ".")
 
 
+class OrderTooLarge(CheckoutError):
+    """The order is more than M-Pesa takes from one payer; nothing was reserved."""
+
+
 class LimitReached(CheckoutError):
     """The order would let one shopper hold too much; nothing was reserved."""
 

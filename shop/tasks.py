@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
@@ -34,11 +33,6 @@ SMS = {
 }
 
 
-def _latest_paid_receipt(order: Order) -> str:
-    paid = order.payment_attempts.filter(status="paid").order_by("completed_at").first()
-    return (paid.receipt_number or "") if paid else ""
-
-
 @task()
 def send_order_email(order_id: int, kind: str) -> None:
     """Email the shopper about their order (one of ``EMAILS``)."""
@@ -58,8 +52,8 @@ def send_order_email(order_id: int, kind: str) -> None:
             "order": order,
             "kind": kind,
             "lines": lines,
-            "receipt": _latest_paid_receipt(order),
-            "shipment": order.shipments.order_by("-created", "-id").first(),
+            "receipt": order.payment_attempts.receipts(),
+            "shipment": order.shipments.newest(),
             "refund": order.refunds.order_by("-created", "-id").first(),
             "order_url": settings.SITE_URL + order_link(order),
         },
@@ -70,8 +64,8 @@ def send_order_email(order_id: int, kind: str) -> None:
 def send_order_sms(order_id: int, kind: str) -> None:
     """Text the shopper's M-Pesa phone about their order (``paid``, ``shipped``)."""
     order = Order.objects.get(pk=order_id)
-    shipment = order.shipments.order_by("-created", "-id").first()
-    receipt = _latest_paid_receipt(order)
+    shipment = order.shipments.newest()
+    receipt = order.payment_attempts.receipts()
     message = SMS[kind].format(
         site=settings.SITE_NAME,
         amount=order.amount_payable,
@@ -86,11 +80,8 @@ def send_order_sms(order_id: int, kind: str) -> None:
 def low_stock_variants() -> list[ProductVariant]:
     """Return the sellable variants at or below their low-stock threshold."""
     return list(
-        ProductVariant.objects.filter(
-            is_active=True,
-            product__is_active=True,
-            stock_on_hand__lte=F("stock_allocated") + F("low_stock_threshold"),
-        )
+        ProductVariant.objects.running_low()
+        .filter(is_active=True, product__is_active=True)
         .select_related("product")
         .order_by("product__name", "sku")
     )

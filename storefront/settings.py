@@ -380,6 +380,17 @@ if not DEBUG and MPESA_ENVIRONMENT == "production":
 MPESA_RESEND_SECONDS = env_int("MPESA_RESEND_SECONDS", 60)
 # Pending pushes are STK-queried this long after the push, then with backoff.
 MPESA_RECONCILE_AFTER_SECONDS = env_int("MPESA_RECONCILE_AFTER_SECONDS", 60)
+# How long a prompt may still be answered on the phone after the push: an
+# order whose window closed waits this long for a live prompt's result, and
+# a push whose answer never came blocks a new one for this long.
+MPESA_PROMPT_SECONDS = env_int("MPESA_PROMPT_SECONDS", 120)
+# M-Pesa's ceiling per payment (docs/mpesa.md §2): a larger order is paid
+# in parts of at most this much, each its own prompt. Above the per-order
+# ceiling (the payer's daily limit) checkout refuses M-Pesa.
+MPESA_MAX_PER_PAYMENT = env_int("MPESA_MAX_PER_PAYMENT", 250_000)
+MPESA_MAX_PER_ORDER = env_int("MPESA_MAX_PER_ORDER", 500_000)
+# Prompts sent to one phone across all orders within an hour.
+MPESA_MAX_PUSHES_PER_PHONE_HOUR = env_int("MPESA_MAX_PUSHES_PER_PHONE_HOUR", 8)
 # Source-address check of callbacks: "log" (the default with Safaricom: note
 # and accept), "enforce" (refuse others with 403) or "off" (the default with
 # the simulator). The list is the community one (docs/mpesa.md §6);

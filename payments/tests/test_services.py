@@ -170,7 +170,9 @@ def test_a_push_whose_answer_never_came_is_unknown_and_its_late_callback_pays(
         services.resend_stk_push(order_id=order.pk, phone=payer("0999"))
     assert too_soon.value.seconds > settings.MPESA_RESEND_SECONDS
     # Daraja accepted it after all: its callback is matched by phone and amount.
-    paid = wait_for(lambda: PaymentAttempt.objects.filter(pk=first.pk, status=A.PAID).first())
+    paid = wait_for(
+        lambda: PaymentAttempt.objects.filter(pk=first.pk, status=A.PAID).first(), timeout=15
+    )
     assert paid.checkout_request_id.startswith("ws_CO_") and paid.receipt_number
     assert paid.counted and not paid.flag
     assert Order.objects.get(pk=order.pk).status == S.PAID

@@ -175,6 +175,26 @@ class AttributeValue(models.Model):
         return f"{self.attribute.name}: {self.value}"
 
 
+#: Stock rules, written once. A variant is *sold out* when nothing is
+#: available, and *running low* when what is available is at or below its
+#: threshold (sold out included); *low stock* is running low but not out.
+SOLD_OUT = Q(stock_on_hand__lte=F("stock_allocated"))
+RUNNING_LOW = Q(stock_on_hand__lte=F("stock_allocated") + F("low_stock_threshold"))
+
+
+class ProductVariantQuerySet(models.QuerySet):
+    def sold_out(self):
+        return self.filter(SOLD_OUT)
+
+    def running_low(self):
+        """Return the variants at or below their low-stock threshold (sold out included)."""
+        return self.filter(RUNNING_LOW)
+
+    def low_stock(self):
+        """Return the variants running low that still have some available."""
+        return self.filter(RUNNING_LOW).exclude(SOLD_OUT)
+
+
 class ProductVariant(TimeStampedModel):
     product = models.ForeignKey(
         Product, verbose_name=_("product"), related_name="variants", on_delete=models.CASCADE
@@ -203,6 +223,8 @@ class ProductVariant(TimeStampedModel):
     low_stock_threshold = models.PositiveIntegerField(_("low-stock threshold"), default=3)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    objects = ProductVariantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("product variant")
@@ -238,9 +260,13 @@ class ProductVariant(TimeStampedModel):
     def in_stock(self) -> bool:
         return self.is_active and self.stock_available > 0
 
+    def runs_low_at(self, available: int) -> bool:
+        """Whether *available* units are at or below the threshold (``RUNNING_LOW``)."""
+        return available <= self.low_stock_threshold
+
     @property
     def is_low_stock(self) -> bool:
-        return 0 < self.stock_available <= self.low_stock_threshold
+        return self.stock_available > 0 and self.runs_low_at(self.stock_available)
 
 
 class ProductImage(models.Model):

@@ -195,6 +195,12 @@ class OrderEvent(models.Model):
         return f"{self.order_id}: {self.from_status or '—'} → {self.to_status}"
 
 
+class ShipmentQuerySet(models.QuerySet):
+    def newest(self) -> "Shipment | None":
+        """Return the most recent shipment (``order.shipments.newest()``), if any."""
+        return self.order_by("-created", "-id").first()
+
+
 class Shipment(TimeStampedModel):
     """A parcel handed to a courier for an order, with its tracking number."""
 
@@ -223,6 +229,8 @@ class Shipment(TimeStampedModel):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.HANDED_OVER
     )
+
+    objects = ShipmentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("shipment")

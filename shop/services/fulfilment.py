@@ -16,7 +16,7 @@ from ..exceptions import CartError, FulfilmentError, IllegalTransition, NotEnoug
 from ..models import Cart, CartLine, Order, Refund, Shipment, ShipmentUpdate
 from ..money import quantize
 from .cart import add_to_cart
-from .orders import _move, notify
+from .orders import _move
 
 logger = logging.getLogger(__name__)
 Status = Order.Status
@@ -60,7 +60,6 @@ def ship_order(*, order_id: int, courier: str, tracking_number: str, actor=None)
         order=order, courier=courier, tracking_number=tracking_number
     )
     ShipmentUpdate.objects.create(shipment=shipment, status=Step.HANDED_OVER, actor=actor)
-    notify(order, "shipped")
     return shipment
 
 
@@ -85,7 +84,6 @@ def update_shipment(*, shipment_id: int, status: str, note: str = "", actor=None
     if to is not None and order.status != to:
         if to == Status.DELIVERED:
             _move(order, to, actor=actor, note=note or "Delivered")
-            notify(order, "delivered")
         elif order.status == Status.SHIPPED:
             _move(order, to, actor=actor, note=note or "Out for delivery")
     return shipment
@@ -121,7 +119,6 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
     note = reason.strip()[:300]
     if order.status == Status.AWAITING_PAYMENT:
         _move(order, Status.CANCELLED, actor=actor, note=note or "Cancelled before payment")
-        notify(order, "cancelled")
     else:
         _move(
             order,
@@ -129,7 +126,6 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
             actor=actor,
             note=note or "Cancellation requested: refund due",
         )
-        notify(order, "cancellation_requested")
     return order
 
 
@@ -175,7 +171,6 @@ def record_refund(
         order=order, amount=amount, method=method, reference=reference, note=note[:300], actor=actor
     )
     _move(order, Status.REFUNDED, actor=actor, note=f"Refunded KES {amount:,} ({reference})")
-    notify(order, "refunded")
     return refund
 
 

@@ -15,6 +15,7 @@ in primary-key order) and updates with ``F()``; the database constraints
 ``0 ≤ allocated ≤ on hand`` are the backstop.
 """
 
+import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
+from payments import services as payments
+
 from .. import locks
-from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock
+from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
 from ..fragments import catalogue_changed
 from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
 from ..money import quantize, whole_shillings
@@ -51,6 +54,19 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 #: Moves that end an order's hold on stock without shipping it.
 RELEASING = {Status.EXPIRED, Status.CANCELLED, Status.REFUNDED}
+#: The shopper's notification for each move that has one (``shop.tasks.EMAILS``).
+NOTIFIES = {
+    (Status.AWAITING_PAYMENT, Status.PAID): "paid",
+    (Status.AWAITING_PAYMENT, Status.CANCELLED): "cancelled",
+    (Status.PACKED, Status.SHIPPED): "shipped",
+    (Status.SHIPPED, Status.DELIVERED): "delivered",
+    (Status.OUT_FOR_DELIVERY, Status.DELIVERED): "delivered",
+    (Status.PAID, Status.CANCELLATION_REQUESTED): "cancellation_requested",
+    (Status.PACKED, Status.CANCELLATION_REQUESTED): "cancellation_requested",
+    (Status.PAID, Status.REFUNDED): "refunded",
+    (Status.PACKED, Status.REFUNDED): "refunded",
+    (Status.CANCELLATION_REQUESTED, Status.REFUNDED): "refunded",
+}
 
 
 # Delivery -------------------------------------------------------------------
@@ -123,7 +139,9 @@ def place_order(
     anything is held; lock the variants' rows in primary-key order, check
     every line (raising one InsufficientStock that lists every short line,
     reserving nothing), allocate the stock, create the Order with price
-    snapshots, Decimal totals and the address it was placed from, and empty
+    snapshots, Decimal totals and the address it was placed from (an
+    amount M-Pesa can't take, ``payments.services.amount_refusal``, raises
+    OrderTooLarge first), and empty
     the cart. Payment is asked for after this commits, never while the rows
     are locked. Raises EmptyCart when there is nothing to order.
     """
@@ -160,6 +178,9 @@ def place_order(
     )
     quote = delivery_quote(county=address.county, subtotal=subtotal)
     total = quantize(subtotal + quote.fee)
+    refusal = payments.amount_refusal(whole_shillings(total))
+    if refusal:
+        raise OrderTooLarge(refusal)
     order = Order(
         user=user if user is not None and user.is_authenticated else None,
         email=email,
@@ -222,10 +243,10 @@ def notify(order: Order, kind: str) -> None:
         transaction.on_commit(lambda: send_order_sms.enqueue(order_id, kind))
 
 
-def _schedule_expiry(order: Order) -> None:
+def _schedule_expiry(order: Order, *, when: datetime | None = None) -> None:
     from ..tasks import expire_order_task
 
-    order_id, when = order.pk, order.expires_at
+    order_id, when = order.pk, when or order.expires_at
     transaction.on_commit(lambda: expire_order_task.using(run_after=when).enqueue(order_id))
 
 
@@ -261,7 +282,7 @@ def _show_stock_change(variants: dict[int, ProductVariant], units: dict[int, int
             continue
         before = variant.stock_available
         after = max(before - quantity, 0) if taken else before + quantity
-        if min(before, after) <= variant.low_stock_threshold:
+        if variant.runs_low_at(min(before, after)):
             catalogue_changed()
             return
 
@@ -293,7 +314,13 @@ def _ship_stock(order: Order) -> None:
 
 
 def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
-    """Apply a status change to a locked *order*, with its stock and history."""
+    """Apply a status change to a locked *order*, with all that goes with it.
+
+    The one place a status changes: it refuses moves ``TRANSITIONS`` doesn't
+    allow, moves the stock (``RELEASING``, shipping), writes the history
+    and queues the shopper's notification (``NOTIFIES``). Services call it;
+    nothing else changes ``Order.status``.
+    """
     if to not in Status.values:
         raise IllegalTransition(f"“{to}” is not an order status.")
     if to not in TRANSITIONS.get(order.status, set()):
@@ -314,66 +341,77 @@ def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
     OrderEvent.objects.create(
         order=order, from_status=from_status, to_status=to, note=note[:300], actor=actor
     )
+    kind = NOTIFIES.get((from_status, to))
+    if kind:
+        notify(order, kind)
     return order
 
 
-@transaction.atomic
-def change_order_status(*, order_id: int, to: str, actor=None, note: str = "") -> Order:
-    """Move an order to status *to*, or raise IllegalTransition.
+class PaymentRecorded(enum.StrEnum):
+    """What ``mark_order_paid`` did with a payment."""
 
-    Locks the order (and the variants when stock moves). Writes an
-    OrderEvent with who and when.
-    """
-    return _move(locks.lock_order(order_id), to, actor=actor, note=note)
+    PAID = "paid"
+    ALREADY_PAID = "already_paid"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    NOT_OPEN = "not_open"
 
 
 @transaction.atomic
 def mark_order_paid(
     *, order_id: int, amount: Decimal, reference: str, paid_at: datetime | None = None
-) -> str:
-    """Record an M-Pesa payment against an order; return what happened.
+) -> PaymentRecorded:
+    """Record that an order's payment is complete; return what happened.
 
-    Locks the order. Returns ``"paid"`` when the order moved to paid,
-    ``"already_paid"`` when it was paid before, ``"amount_mismatch"`` when
-    the amount differs from what was asked (the order is left as it was),
-    or ``"not_open"`` when the order had expired or was cancelled. Only
-    ``"paid"`` changes the order; the caller flags the rest for staff.
+    The payments app calls it once the paid parts cover the order, after
+    ``payments.services.payability`` said the order takes money. Locks the
+    order. Only ``PAID`` changes the order (to paid, with its history,
+    units sold and the shopper's notification); the caller flags the rest
+    for staff.
     """
     order = locks.lock_order(order_id)
     if order.status != Status.AWAITING_PAYMENT:
         if order.status in (Status.EXPIRED, Status.CANCELLED):
-            return "not_open"
-        return "already_paid"
+            return PaymentRecorded.NOT_OPEN
+        return PaymentRecorded.ALREADY_PAID
     if Decimal(amount) != Decimal(order.amount_payable):
-        return "amount_mismatch"
+        return PaymentRecorded.AMOUNT_MISMATCH
     order.paid_at = paid_at or timezone.now()
-    _move(order, Status.PAID, note=f"Paid by M-Pesa, receipt {reference}" if reference else "Paid")
+    label = "receipts" if "," in reference else "receipt"
+    _move(order, Status.PAID, note=f"Paid by M-Pesa, {label} {reference}" if reference else "Paid")
     sold = _units_by(order, "variant__product_id")
     if sold:
         # Lock in primary-key order first: two payments of the same products
         # must not update them in opposite orders (a deadlock).
-        list(Product.objects.filter(pk__in=sold).order_by("pk").select_for_update().values("pk"))
+        locks.lock_products(sold)
         Product.objects.filter(pk__in=sold).update(units_sold=F("units_sold") + _per_row(sold))
-    notify(order, "paid")
-    return "paid"
+    return PaymentRecorded.PAID
 
 
-@transaction.atomic
 def expire_order(*, order_id: int, now: datetime | None = None) -> bool:
     """Expire an unpaid order whose time is up and release its stock, once.
 
-    Locks the order; a payment recorded first wins. Return True if the order
-    expired now.
+    Asks ``payments.services.payability`` (the one rule for "can this order
+    still be paid?"): an order still within its window, or with a prompt
+    that may still be answered, is left alone (the expiry is tried again
+    when that prompt's time is up); one with money in is never expired but
+    held for staff. Locks the order; a payment recorded first wins. Return
+    True if the order expired now.
     """
-    order = locks.lock_order(order_id)
     now = now or timezone.now()
-    if order.status != Status.AWAITING_PAYMENT or order.expires_at is None:
-        return False
-    if order.expires_at > now:
-        return False
-    _move(order, Status.EXPIRED, note="Not paid in time; stock released")
-    logger.info("Order %s expired", order.number)
-    return True
+    with transaction.atomic():
+        order = locks.lock_order(order_id)
+        if order.status != Status.AWAITING_PAYMENT:
+            return False
+        verdict = payments.payability(order, now=now)
+        if verdict.verdict == payments.Verdict.CLOSED:
+            _move(order, Status.EXPIRED, note="Not paid in time; stock released")
+            logger.info("Order %s expired", order.number)
+            return True
+    if verdict.verdict == payments.Verdict.WAITING:
+        _schedule_expiry(order, when=verdict.live_until)
+    elif verdict.verdict == payments.Verdict.PART_PAID:
+        payments.hold_for_staff(order_id=order_id, now=now)
+    return False
 
 
 def expire_overdue_orders(*, now: datetime | None = None) -> int:

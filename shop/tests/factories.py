@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import factory
 from django.core.files.base import ContentFile
+from django.db import transaction
 from PIL import Image
 
 from shop import services
@@ -111,3 +112,16 @@ def make_product(
     services.refresh_product_summaries(product_ids=[product.pk])
     product.refresh_from_db()
     return product
+
+
+@transaction.atomic
+def move_order(*, order_id: int, to: str, actor=None, note: str = ""):
+    """Drive the order state machine itself (only its own tests need this).
+
+    The shop changes a status only through its services (pay, pack, ship,
+    cancel, refund, expire), which all go through ``orders._move``.
+    """
+    from shop import locks
+    from shop.services.orders import _move
+
+    return _move(locks.lock_order(order_id), to, actor=actor, note=note)

@@ -22,7 +22,7 @@ from shop.models import Cart, CartLine, DeliveryZone, Order, OrderEvent, Product
 from shop.order_access import SESSION_KEY
 from shop.services import DeliveryAddress
 
-from .factories import make_product
+from .factories import make_product, move_order
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def close(order, how: str) -> None:
         )
         assert paid == "paid"
     elif how == "cancelled":
-        services.change_order_status(order_id=order.pk, to=S.CANCELLED)
+        move_order(order_id=order.pk, to=S.CANCELLED)
     elif how == "expired":
         assert services.expire_order(order_id=order.pk, now=timezone.now() + timedelta(hours=1))
     else:  # past its expiry time, not yet swept by the worker

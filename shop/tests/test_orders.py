@@ -31,7 +31,7 @@ from shop.models import (
 from shop.services import DeliveryAddress
 from shop.tasks import expire_order_task, send_order_email
 
-from .factories import make_product
+from .factories import make_product, move_order
 from .threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
@@ -460,7 +460,7 @@ def test_without_a_fallback_zone_other_counties_pay_the_default(nairobi):
     assert services.delivery_quote(county="Turkana", subtotal=Decimal("1")).fee == Decimal("500.00")
 
 
-# change_order_status --------------------------------------------------------
+# the state machine --------------------------------------------------------
 
 #: The rules, written out independently of services.TRANSITIONS.
 ALLOWED = {
@@ -507,7 +507,7 @@ def expected_stock(status) -> tuple[int, int]:
 def order_in(status, variant) -> Order:
     order = order_of(variant, QUANTITY)
     for step in PATHS[status]:
-        services.change_order_status(order_id=order.pk, to=step)
+        move_order(order_id=order.pk, to=step)
     order.refresh_from_db()
     assert order.status == status
     return order
@@ -529,7 +529,7 @@ def test_every_status_pair(from_, to):
     before = state(order)
 
     if (from_, to) in ALLOWED:
-        services.change_order_status(order_id=order.pk, to=to)
+        move_order(order_id=order.pk, to=to)
         after = state(order)
         assert after["status"] == to
         assert after["events"] == [*before["events"], (from_, to, "")]
@@ -537,14 +537,14 @@ def test_every_status_pair(from_, to):
         assert after["stock_released"] == (to in SHIPPED or to in RELEASED)
     else:
         with pytest.raises(IllegalTransition, match=f"can't go from {S(from_).label.lower()}"):
-            services.change_order_status(order_id=order.pk, to=to)
+            move_order(order_id=order.pk, to=to)
         assert state(order) == before
 
 
 def test_a_status_change_records_who_and_why():
     staff = get_user_model().objects.create_user("staff", "staff@example.com", "pw")
     order = order_of(variant_of())
-    services.change_order_status(order_id=order.pk, to=S.CANCELLED, actor=staff, note="x" * 400)
+    move_order(order_id=order.pk, to=S.CANCELLED, actor=staff, note="x" * 400)
     event = order.events.latest("id")
     assert (event.from_status, event.to_status, event.actor) == (
         S.AWAITING_PAYMENT,
@@ -559,7 +559,7 @@ def test_an_unknown_status_is_an_illegal_transition():
     before = state(order)
     try:
         with pytest.raises(IllegalTransition):
-            services.change_order_status(order_id=order.pk, to="lost")
+            move_order(order_id=order.pk, to="lost")
     finally:
         assert state(order) == before
 
@@ -570,10 +570,10 @@ def test_shipping_takes_every_line_off_the_shelf_once():
     order = place(cart_with((phone, 2), (case, 3)))
     assert (stock(phone), stock(case)) == ((5, 2), (8, 4))
     for status in (S.PAID, S.PACKED, S.SHIPPED):
-        services.change_order_status(order_id=order.pk, to=status)
+        move_order(order_id=order.pk, to=status)
     assert (stock(phone), stock(case)) == ((3, 0), (5, 1))
-    services.change_order_status(order_id=order.pk, to=S.OUT_FOR_DELIVERY)
-    services.change_order_status(order_id=order.pk, to=S.DELIVERED)
+    move_order(order_id=order.pk, to=S.OUT_FOR_DELIVERY)
+    move_order(order_id=order.pk, to=S.DELIVERED)
     assert (stock(phone), stock(case)) == ((3, 0), (5, 1))
 
 
@@ -581,12 +581,12 @@ def test_a_release_happens_once():
     variant = variant_of(stock=6)
     order, other = order_of(variant, 2), order_of(variant, 1)
     assert stock(variant) == (6, 3)
-    services.change_order_status(order_id=order.pk, to=S.CANCELLED)
+    move_order(order_id=order.pk, to=S.CANCELLED)
     assert stock(variant) == (6, 1)
     before = state(order)
 
     with pytest.raises(IllegalTransition):
-        services.change_order_status(order_id=order.pk, to=S.CANCELLED)
+        move_order(order_id=order.pk, to=S.CANCELLED)
     assert services.expire_order(order_id=order.pk, now=timezone.now() + timedelta(days=1)) is False
     assert services.mark_order_paid(order_id=order.pk, amount=20500, reference="R") == "not_open"
 
@@ -599,10 +599,10 @@ def test_the_stock_released_flag_prevents_a_second_release():
     """Even if an order is put back to awaiting payment by hand, its stock goes back once."""
     variant = variant_of(stock=6)
     order, _ = order_of(variant, 2), order_of(variant, 1)
-    services.change_order_status(order_id=order.pk, to=S.CANCELLED)
+    move_order(order_id=order.pk, to=S.CANCELLED)
     Order.objects.filter(pk=order.pk).update(status=S.AWAITING_PAYMENT)
 
-    services.change_order_status(order_id=order.pk, to=S.EXPIRED)
+    move_order(order_id=order.pk, to=S.EXPIRED)
 
     assert stock(variant) == (6, 1)
 
@@ -737,7 +737,7 @@ def test_expire_overdue_orders_expires_only_past_due_unpaid_orders():
     paid = order_of(variant, 3, now=placed - timedelta(minutes=31))
     services.mark_order_paid(order_id=paid.pk, amount=3500, reference="R")
     cancelled = order_of(variant, 1, now=placed - timedelta(minutes=31))
-    services.change_order_status(order_id=cancelled.pk, to=S.CANCELLED)
+    move_order(order_id=cancelled.pk, to=S.CANCELLED)
     assert stock(variant) == (10, 6)
 
     assert services.expire_overdue_orders(now=placed) == 1

@@ -27,7 +27,7 @@ from shop.models import (
 )
 from shop.services import DeliveryAddress
 
-from .factories import BrandFactory, CategoryFactory, make_product
+from .factories import BrandFactory, CategoryFactory, make_product, move_order
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +162,7 @@ def test_buying_the_last_unit_shows_out_of_stock_at_once(client, phone):
     )
     assert "Out of stock" in card(html(client.get(LIST)), "Galaxy A15")
     assert "Add to cart" not in html(client.get(url))
-    services.change_order_status(order_id=order.pk, to=Order.Status.CANCELLED)
+    move_order(order_id=order.pk, to=Order.Status.CANCELLED)
     assert "Out of stock" not in card(html(client.get(LIST)), "Galaxy A15")
     assert "Add to cart" in html(client.get(url))
 
@@ -414,5 +414,5 @@ def test_orders_that_leave_the_shown_stock_alone_keep_the_cached_pages(phone):
     )
     after_low = fragments.catalogue_version()
     assert after_low != before
-    services.change_order_status(order_id=order.pk, to=Order.Status.CANCELLED)
+    move_order(order_id=order.pk, to=Order.Status.CANCELLED)
     assert fragments.catalogue_version() != after_low  # back above it: shown again as in stock

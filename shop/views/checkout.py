@@ -18,7 +18,7 @@ from ..carts import current_cart
 from ..exceptions import CheckoutError
 from ..forms import NEW_ADDRESS, CheckoutForm, NewAddressForm
 from ..htmx import wants_fragment
-from ..money import quantize
+from ..money import quantize, whole_shillings
 from ..order_access import SESSION_KEY, last_order_number, remember_order
 from ..utils import client_ip, int_or_none
 
@@ -137,6 +137,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else initial
     county = _chosen_county(data, addresses)
     quote = services.delivery_quote(county=county, subtotal=summary.subtotal) if county else None
+    total = quantize(summary.subtotal + quote.fee) if quote else None
+    payable = whole_shillings(total if total is not None else summary.subtotal)
     context = {
         "cart": summary,
         "form": form,
@@ -144,7 +146,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "addresses": addresses,
         "county": county,
         "quote": quote,
-        "total": quantize(summary.subtotal + quote.fee) if quote else None,
+        "total": total,
+        # M-Pesa's ceilings: how many prompts this order takes, or why it can't.
+        "mpesa_parts": payment_services.part_amounts(payable),
+        "mpesa_refusal": payment_services.amount_refusal(payable),
         "error": error,
     }
     template = "shop/checkout.html"

@@ -10,7 +10,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
-from payments.models import PaymentAttempt
 
 from .. import services
 from ..carts import current_cart
@@ -86,17 +85,13 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             Prefetch("updates", queryset=ShipmentUpdate.objects.order_by("created", "id"))
         )
     )
-    paid = (
-        PaymentAttempt.objects.filter(order=order, status=PaymentAttempt.Status.PAID)
-        .order_by("completed_at")
-        .first()
-    )
+    receipts = order.payment_attempts.receipts()
     context = {
         "order": order,
         "lines": lines,
         "timeline": order_timeline(order, events, shipments),
         "shipments": shipments,
-        "payment": paid,
+        "receipts": receipts,
         "can_cancel": order.status in services.fulfilment.CANCELLABLE,
         "support_phone": settings.SUPPORT_PHONE,
     }
