@@ -12,7 +12,8 @@ The lock order, for every transaction that takes more than one kind:
 
 from payments.models import PaymentAttempt
 
-from .models import Order, Product, ProductVariant
+from .models import Cart, CartLine, Order, Product, ProductVariant, Review, Shipment
+from .utils import int_or_none
 
 
 def lock_variants(variant_ids) -> dict[int, ProductVariant]:
@@ -44,3 +45,38 @@ def lock_products(product_ids) -> None:
         .select_for_update(of=("self",))
         .values_list("pk", flat=True)
     )
+
+
+#: ``lock_cart``'s owner when any owner will do.
+ANY_OWNER = object()
+
+
+def lock_cart(cart_id, *, user_id=ANY_OWNER) -> Cart:
+    """Lock a cart row and return it. Call inside atomic().
+
+    With *user_id* (None for a visitor's cart) the cart must still be that
+    owner's, or Cart.DoesNotExist is raised.
+    """
+    rows = Cart.objects.select_for_update(of=("self",))
+    if user_id is ANY_OWNER:
+        return rows.get(pk=cart_id)
+    return rows.get(pk=cart_id, user_id=user_id)
+
+
+def lock_cart_line(cart: Cart, line_id) -> CartLine:
+    """Return *cart*'s line *line_id*, locking the cart row in the same query."""
+    return (
+        CartLine.objects.select_related("cart", "variant__product")
+        .select_for_update(of=("cart",))
+        .get(pk=int_or_none(line_id), cart_id=cart.pk, cart__user_id=cart.user_id)
+    )
+
+
+def lock_shipment(shipment_id) -> Shipment:
+    """Lock one shipment (after its order) and return it. Call inside atomic()."""
+    return Shipment.objects.select_for_update(of=("self",)).get(pk=shipment_id)
+
+
+def lock_review(review_id) -> Review:
+    """Lock one review and return it. Call inside atomic()."""
+    return Review.objects.select_for_update(of=("self",)).get(pk=review_id)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from .. import locks
 from ..exceptions import InvalidQuantity, NotEnoughStock, VariantUnavailable
 from ..models import (
     Cart,
@@ -68,7 +69,7 @@ def _locked(cart: Cart) -> Cart:
     lock also checks that its owner is unchanged, raising Cart.DoesNotExist
     if the cart is gone or was merged into a shopper's.
     """
-    return Cart.objects.select_for_update().get(pk=cart.pk, user_id=cart.user_id)
+    return locks.lock_cart(cart.pk, user_id=cart.user_id)
 
 
 def add_to_cart(*, cart: Cart | None, variant_id, quantity=1) -> CartLine:
@@ -112,19 +113,6 @@ def add_to_cart(*, cart: Cart | None, variant_id, quantity=1) -> CartLine:
     return line
 
 
-def _locked_line(cart: Cart, line_id) -> CartLine:
-    """Return the line of *cart*, locking the cart's row in the same query.
-
-    Raises CartLine.DoesNotExist for a line that isn't in *cart* (or when
-    *cart*, a reference, is no longer its owner's).
-    """
-    return (
-        CartLine.objects.select_related("cart", "variant__product")
-        .select_for_update(of=("cart",))
-        .get(pk=int_or_none(line_id), cart_id=cart.pk, cart__user_id=cart.user_id)
-    )
-
-
 @transaction.atomic
 def update_cart_line(*, cart: Cart, line_id, quantity) -> CartLine | None:
     """Set a line's quantity; 0 removes it. Return the line, or None if removed.
@@ -134,7 +122,7 @@ def update_cart_line(*, cart: Cart, line_id, quantity) -> CartLine | None:
     stock is checked when the quantity grows, or when the line already holds
     more than is available.
     """
-    line = _locked_line(cart, line_id)
+    line = locks.lock_cart_line(cart, line_id)
     if str(quantity).strip() == "0":
         line.delete()
         return None
@@ -150,7 +138,7 @@ def update_cart_line(*, cart: Cart, line_id, quantity) -> CartLine | None:
 @transaction.atomic
 def remove_cart_line(*, cart: Cart, line_id) -> None:
     """Remove a line; raise CartLine.DoesNotExist if it isn't in *cart*."""
-    _locked_line(cart, line_id).delete()
+    locks.lock_cart_line(cart, line_id).delete()
 
 
 @transaction.atomic

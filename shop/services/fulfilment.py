@@ -74,7 +74,7 @@ def update_shipment(*, shipment_id: int, status: str, note: str = "", actor=None
         raise FulfilmentError("Choose what happened to the parcel.")
     order_id = Shipment.objects.values_list("order_id", flat=True).get(pk=shipment_id)
     order = locks.lock_order(order_id)
-    shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+    shipment = locks.lock_shipment(shipment_id)
     if shipment.status == Step.DELIVERED:
         raise FulfilmentError("This parcel was already delivered.")
     ShipmentUpdate.objects.create(shipment=shipment, status=status, note=note[:300], actor=actor)

@@ -148,7 +148,7 @@ def place_order(
     now = now or timezone.now()
     # Lock the cart first: the same cart submitted twice (double click, two
     # tabs) waits here, then finds the cart empty and places nothing.
-    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    cart = locks.lock_cart(cart.pk)
     cart_lines = list(cart.lines.order_by("variant_id"))
     if not cart_lines:
         raise EmptyCart("Your cart is empty.")

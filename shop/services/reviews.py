@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, DecimalField, IntegerField, OuterRef, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import locks
 from ..exceptions import ReviewError
 from ..fragments import catalogue_changed
 from ..models import Order, OrderLine, Product, Review
@@ -97,7 +98,7 @@ def moderate_review(*, review_id: int, status: str, actor=None) -> Review:
     """Approve or hide a review and update its product's rating. Locks the review."""
     if status not in (Status.APPROVED, Status.HIDDEN):
         raise ReviewError("A review is approved or hidden.")
-    review = Review.objects.select_for_update().get(pk=review_id)
+    review = locks.lock_review(review_id)
     review.status = status
     review.moderated_by = actor
     review.moderated_at = timezone.now()
