@@ -13,4 +13,3 @@ def reconcile_attempt_task(attempt_id: int) -> str:
         reconcile_attempt_task.using(run_after=next_at).enqueue(attempt_id)
         return f"pending, next query at {next_at.isoformat()}"
     return "done"
-
