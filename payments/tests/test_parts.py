@@ -12,7 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payments import services
-from payments.exceptions import OrderNotPayable, PreviousPushPending, ResendTooSoon
+from payments.exceptions import (
+    OrderNotPayable,
+    PreviousPushPending,
+    ResendTooSoon,
+    TooManyPrompts,
+)
 from payments.models import Callback, PaymentAttempt
 from shop import services as shop_services
 from shop.exceptions import OrderTooLarge
@@ -248,3 +253,22 @@ def test_a_payment_after_the_close_is_flagged_and_the_page_says_so(client, setti
     assert order.status == S.AWAITING_PAYMENT  # not paid: it closed first
     assert services.payment_state(order).state == "review"
     assert shop_services.expire_order(order_id=order.pk) is True
+
+
+def test_one_phone_gets_only_so_many_prompts_an_hour_across_orders(client, settings):
+    settings.MPESA_MAX_PUSHES_PER_PHONE_HOUR = 2
+    now = timezone.now()
+    for i in range(2):
+        other = order_to_pay(phone=f"25471100000{i}")
+        PaymentAttempt.objects.create(
+            order=other, phone=PAYER, amount=other.amount_payable, resend_after=now
+        )
+    order = order_to_pay(phone="254711999999")
+    with pytest.raises(TooManyPrompts) as refused:
+        services.request_stk_push(order_id=order.pk, phone=PAYER)
+    assert "2 M-Pesa prompts in the last hour" in refused.value.shopper_message
+    assert not PaymentAttempt.objects.filter(order=order).exists()
+    # Another phone is not caught, and an hour later this one isn't either.
+    assert services._refuse_if_phone_flooded(phone="254722000000", now=now) is None
+    later = now + timedelta(hours=1, seconds=1)
+    assert services._refuse_if_phone_flooded(phone=PAYER, now=later) is None
