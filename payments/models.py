@@ -21,17 +21,30 @@ class PaymentAttemptQuerySet(models.QuerySet):
         """Return the most recent attempt (``order.payment_attempts.newest()``), if any."""
         return self.newest_first().first()
 
-    def receipts(self) -> str:
-        """Return the receipts of the payments that paid the order, oldest first.
+    def applied(self) -> "PaymentAttemptQuerySet":
+        """Return the payments with a receipt that paid their order, oldest first.
 
         Payments flagged for a refund (an amount that didn't match, a
         payment after the close or a second payment) are left out.
         """
         refund = ["amount_mismatch", "order_not_open", "order_already_paid"]
-        paid = self.filter(status="paid").exclude(flag__in=refund).exclude(receipt_number=None)
-        return ", ".join(
-            paid.order_by("completed_at", "id").values_list("receipt_number", flat=True)
+        return (
+            self.filter(status="paid")
+            .exclude(flag__in=refund)
+            .exclude(receipt_number=None)
+            .order_by("completed_at", "id")
         )
+
+    def receipts(self) -> str:
+        """Return the receipts of ``applied`` payments (``order.payment_attempts.receipts()``)."""
+        return ", ".join(self.applied().values_list("receipt_number", flat=True))
+
+    def receipts_by_order(self) -> dict[int, str]:
+        """Return ``receipts()`` for each order of these payments, in one query."""
+        receipts: dict[int, list[str]] = {}
+        for order_id, receipt in self.applied().values_list("order_id", "receipt_number"):
+            receipts.setdefault(order_id, []).append(receipt)
+        return {order_id: ", ".join(numbers) for order_id, numbers in receipts.items()}
 
 
 class PaymentAttempt(models.Model):

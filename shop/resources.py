@@ -331,7 +331,7 @@ class OrderResource(resources.ModelResource):
     amount_payable = fields.Field(
         attribute="amount_payable", column_name="M-Pesa amount (KES)", widget=UNITS
     )
-    receipt = fields.Field(attribute="receipt", column_name="M-Pesa receipt")
+    receipt = fields.Field(column_name="M-Pesa receipt")
 
     class Meta:
         model = Order
@@ -367,14 +367,13 @@ class OrderResource(resources.ModelResource):
             .annotate(units=Sum("quantity"))
             .values("units")
         )
-        receipt = (
-            PaymentAttempt.objects.filter(order=OuterRef("pk"), status=PaymentAttempt.Status.PAID)
-            .exclude(receipt_number=None)
-            .order_by("completed_at", "pk")
-            .values("receipt_number")[:1]
-        )
-        queryset = queryset.annotate(units=Coalesce(Subquery(units), 0), receipt=Subquery(receipt))
+        queryset = queryset.annotate(units=Coalesce(Subquery(units), 0))
+        self._receipts = PaymentAttempt.objects.filter(order__in=queryset).receipts_by_order()
         return super().export(queryset=queryset, **kwargs)
+
+    def dehydrate_receipt(self, order) -> str:
+        """Every receipt of the order (one per part when it was paid in parts)."""
+        return getattr(self, "_receipts", {}).get(order.pk, "")
 
 
 # Admin glue -----------------------------------------------------------------
