@@ -6,9 +6,14 @@ taken: an unevaluated ``select_for_update()`` locks nothing.
 
 The lock order, for every transaction that takes more than one kind:
 
-1. carts, 2. orders, 3. payment attempts, 4. shipments, 5. variants,
-6. products, 7. reviews.
+1. carts, 2. checkout keys (``lock_keys``: the shopper, the M-Pesa number
+and the address an order is placed from), 3. orders, 4. payment attempts,
+5. shipments, 6. variants, 7. products, 8. reviews.
 """
+
+import hashlib
+
+from django.db import connection
 
 from payments.models import PaymentAttempt
 
@@ -80,3 +85,21 @@ def lock_shipment(shipment_id) -> Shipment:
 def lock_review(review_id) -> Review:
     """Lock one review and return it. Call inside atomic()."""
     return Review.objects.select_for_update(of=("self",)).get(pk=review_id)
+
+
+def lock_keys(*keys: str) -> None:
+    """Serialise transactions about the same *keys* (e.g. ``"phone:2547…"``).
+
+    For counts that no row holds, such as a phone's unpaid orders: two
+    checkouts from different carts must not both count below a limit and
+    both place. On PostgreSQL each key takes a transaction-level advisory
+    lock, in sorted order; SQLite already serialises writers. Call inside
+    atomic(); empty keys are skipped.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted({k for k in keys if k}):
+            digest = hashlib.sha256(key.encode()).digest()
+            number = int.from_bytes(digest[:8], "big", signed=True)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])

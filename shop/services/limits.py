@@ -19,8 +19,10 @@ MAX_UNPAID_ORDERS_PER_ADDRESS   10       orders placed from one IP address
 
 Unpaid orders are those awaiting payment and not past ``expires_at``; paid,
 expired and cancelled ones don't count. An unpaid-orders limit of 0 is off.
-The counts are read without a lock: checkouts racing from different carts
-can together pass a limit by a few orders.
+``place_order`` takes ``shop.locks.lock_keys`` on the shopper, the phone and
+the address first, so checkouts racing from different carts count one after
+the other. (A guest's session orders are per browser, so two tabs share the
+cart lock; two browsers are two visitors.)
 """
 
 from collections.abc import Iterable

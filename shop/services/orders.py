@@ -152,6 +152,12 @@ def place_order(
     cart_lines = list(cart.lines.order_by("variant_id"))
     if not cart_lines:
         raise EmptyCart("Your cart is empty.")
+    signed_in = user is not None and user.is_authenticated
+    locks.lock_keys(
+        f"phone:{phone}",
+        f"address:{client_ip}" if client_ip else "",
+        f"user:{user.pk}" if signed_in else "",
+    )
     check_order_limits(
         quantities=[line.quantity for line in cart_lines],
         phone=phone,

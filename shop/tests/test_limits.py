@@ -367,3 +367,30 @@ def test_adding_to_the_cart_keeps_to_the_units_per_line(client, variant):
     line = cart_of(client).lines.get()
     client.post(reverse("shop:cart-line-update", args=[line.pk]), {"quantity": 11})
     assert cart_of(client).lines.get().quantity == 6
+
+
+@pytest.mark.skipif(
+    "postgresql" not in __import__("django.db").db.connection.vendor,
+    reason="Row and advisory locks need PostgreSQL; SQLite serialises writers.",
+)
+@pytest.mark.django_db(transaction=True)
+def test_racing_checkouts_from_different_carts_keep_to_the_phone_limit(settings):
+    from .threads import run_in_threads
+
+    settings.MAX_UNPAID_ORDERS_PER_PHONE = 3
+    variant = make_product(prices=("1000",), stock=50, image=False).variants.get()
+    carts = []
+    for _ in range(8):
+        cart = Cart.objects.create()
+        CartLine.objects.create(cart=cart, variant=variant, quantity=1, price_when_added=1000)
+        carts.append(cart)
+
+    def place(cart):
+        return services.place_order(cart=cart, email="a@example.com", phone=PHONE, address=ADDRESS)
+
+    results = run_in_threads(*[lambda c=c: place(c) for c in carts])
+    placed = [r for r in results if isinstance(r, Order)]
+    refused = [r for r in results if isinstance(r, TooManyUnpaidOrders)]
+    assert (len(placed), len(refused)) == (3, 5), results
+    assert Order.objects.filter(phone=PHONE).count() == 3
+    assert ProductVariant.objects.get(pk=variant.pk).stock_allocated == 3
