@@ -3,7 +3,7 @@
 from django.conf import settings
 from django_tasks import task
 
-from shop import emails
+from storefront import emails
 
 from .models import User
 

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from shop.utils import safe_next
+from storefront.web import safe_next
 
 from . import services
 from .forms import AddressForm, NewAddressForm, ProfileForm

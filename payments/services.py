@@ -19,8 +19,13 @@ Whether an order can still take money is decided in one place,
 ``payability``: the status page, push, resend, callback, query and the
 shop's expiry all ask it.
 
-The shop is imported inside functions: ``shop`` imports ``payments``, never
-the other way round at import time.
+The apps meet at a small interface. The shop calls ``part_amounts``,
+``amount_refusal``, ``request_stk_push``, ``resend_stk_push``,
+``payment_state``, ``payability`` and ``hold_for_staff``; payments calls
+back only ``shop.locks`` (the one lock order) and
+``shop.services.mark_order_paid``, imported inside functions, so no module
+of payments imports the shop at import time. Shared web helpers (htmx,
+client address, money, emails, SMS) live in ``storefront``.
 """
 
 from __future__ import annotations

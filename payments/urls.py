@@ -7,6 +7,4 @@ app_name = "payments"
 urlpatterns = [
     # No "mpesa" or "safaricom" in the callback path (docs/mpesa.md §6).
     path("pay/stk/callback/<str:token>/", views.callback, name="callback"),
-    path("orders/<str:number>/payment/", views.payment_status, name="status"),
-    path("orders/<str:number>/payment/resend/", views.payment_resend, name="resend"),
 ]

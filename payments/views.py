@@ -1,9 +1,8 @@
-"""Daraja's callback and the shopper's payment status page."""
+"""Daraja's callback: the one view of payments (the status page is the shop's)."""
 
 import logging
 
 from django.conf import settings
-from django.contrib import messages
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -11,19 +10,13 @@ from django.http import (
     HttpResponseNotFound,
     JsonResponse,
 )
-from django.shortcuts import redirect, render
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
+from django.views.decorators.http import require_POST
 
-from shop.htmx import wants_fragment
-from shop.order_access import order_for_request
-from shop.utils import client_ip
+from storefront.web import client_ip
 
 from . import services
-from .exceptions import PaymentError
-from .forms import MpesaPhoneForm
 
 logger = logging.getLogger(__name__)
 
@@ -55,56 +48,3 @@ def callback(request: HttpRequest, token: str) -> HttpResponse:
         logger.info("Callback from %s, which is not on the allow-list (log only)", ip)
     services.receive_callback(body=request.body, remote_addr=ip, ip_allowed=allowed)
     return JsonResponse(ACCEPTED)
-
-
-def _status_page(request: HttpRequest, order, *, form=None, error: str = "", status=200):
-    payment = services.payment_state(order)
-    if form is None:
-        phone = payment.attempt.phone if payment.attempt else order.phone
-        form = MpesaPhoneForm(initial={"phone": phone})
-    template = "payments/status.html"
-    if wants_fragment(request, "payment-status"):
-        template += "#payment-status"
-    context = {
-        "order": order,
-        "payment": payment,
-        "form": form,
-        "error": error,
-        "max_per_payment": settings.MPESA_MAX_PER_PAYMENT,
-        "paybill": {
-            "till": settings.MPESA_TRANSACTION_TYPE == "CustomerBuyGoodsOnline",
-            "number": settings.MPESA_PARTY_B,
-        },
-    }
-    return render(request, template, context, status=status)
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-def payment_status(request: HttpRequest, number: str) -> HttpResponse:
-    """Show the order's payment; htmx polls the ``payment-status`` fragment."""
-    return _status_page(request, order_for_request(request, number))
-
-
-@require_POST
-@vary_on_headers("HX-Request")
-def payment_resend(request: HttpRequest, number: str) -> HttpResponse:
-    """Send a new M-Pesa prompt for the order (throttled; asks about the last one first)."""
-    order = order_for_request(request, number)
-    form = MpesaPhoneForm(request.POST)
-    error = ""
-    if not form.is_valid():
-        error = form.errors["phone"][0]
-    else:
-        try:
-            services.resend_stk_push(order_id=order.pk, phone=form.cleaned_data["phone"])
-        except PaymentError as problem:
-            error = problem.shopper_message
-    if request.htmx:
-        request.htmx.target = "payment-status"
-        return _status_page(request, order, form=form if error else None, error=error)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, "We sent a new M-Pesa prompt to your phone.")
-    return redirect("payments:status", number=order.number)

@@ -67,7 +67,7 @@ _SOURCES = [
     "templates/shop/_add_to_cart.html",
     "templates/components/*.html",
     "shop/templatetags/*.py",
-    "shop/money.py",
+    "storefront/money.py",
     "shop/filters.py",
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",

@@ -16,9 +16,9 @@ import hashlib
 from django.db import connection
 
 from payments.models import PaymentAttempt
+from storefront.web import int_or_none
 
 from .models import Cart, CartLine, Order, Product, ProductVariant, Review, Shipment
-from .utils import int_or_none
 
 
 def lock_variants(variant_ids) -> dict[int, ProductVariant]:

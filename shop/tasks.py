@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
-from . import emails, services, sms
+from storefront import emails, sms
+
+from . import services
 from .models import Order, ProductVariant
 from .order_access import order_link
 

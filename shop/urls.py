@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalogue, checkout, orders, reviews
+from .views import cart, catalogue, checkout, orders, payment, reviews
 
 app_name = "shop"
 
@@ -25,6 +25,12 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order-list"),
     path("orders/find/", orders.order_find, name="order-find"),
     path("orders/<str:number>/", orders.order_detail, name="order-detail"),
+    path("orders/<str:number>/payment/", payment.payment_status, name="order-payment"),
+    path(
+        "orders/<str:number>/payment/resend/",
+        payment.payment_resend,
+        name="order-payment-resend",
+    ),
     path("orders/<str:number>/cancel/", orders.order_cancel, name="order-cancel"),
     path("orders/<str:number>/reorder/", orders.order_reorder, name="order-reorder"),
     path("wishlist/", cart.wishlist, name="wishlist"),

@@ -219,13 +219,15 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # SMS to shoppers ("paid", "shipped"): Africa's Talking when its API key is
-# set, else the log. See shop/sms.py.
+# set, else the log. See storefront/sms.py.
 AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", "sandbox")
 AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", "")
 SMS_SENDER_ID = env("SMS_SENDER_ID", "")
 SMS_BACKEND = env(
     "SMS_BACKEND",
-    "shop.sms.AfricasTalkingBackend" if AFRICASTALKING_API_KEY else "shop.sms.ConsoleBackend",
+    "storefront.sms.AfricasTalkingBackend"
+    if AFRICASTALKING_API_KEY
+    else "storefront.sms.ConsoleBackend",
 )
 
 # TASKS

@@ -284,9 +284,7 @@ class TestDatabaseConstraints:
         with pytest.raises(IntegrityError), transaction.atomic():
             AddressFactory(user=user, is_default=True)
 
-    @pytest.mark.parametrize(
-        "phone", ["0712345678", "254012345678", "25471234567", "254812345678"]
-    )
+    @pytest.mark.parametrize("phone", ["0712345678", "254012345678", "25471234567", "254812345678"])
     def test_addresses_store_only_normalised_phones(self, phone):
         with pytest.raises(IntegrityError), transaction.atomic():
             AddressFactory(phone=phone)

@@ -78,7 +78,7 @@ def post(client, payload, *, token="test-callback-token", **extra):
 
 
 def status_path(order) -> str:
-    return reverse("payments:status", kwargs={"number": order.number})
+    return reverse("shop:order-payment", kwargs={"number": order.number})
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def attempt_for(order, *, status=A.PENDING, resend_in=60, **fields) -> PaymentAt
 
 
 def status_url(order) -> str:
-    return reverse("payments:status", kwargs={"number": order.number})
+    return reverse("shop:order-payment", kwargs={"number": order.number})
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_a_failed_payment_explains_the_result_and_offers_a_retry(client, order, 
 def test_someone_elses_order_is_not_found(client, order):
     other = order_to_pay()
     assert client.get(status_url(other)).status_code == 404
-    resend = reverse("payments:resend", kwargs={"number": other.number})
+    resend = reverse("shop:order-payment-resend", kwargs={"number": other.number})
     assert client.post(resend, {"phone": PAYER}).status_code == 404
     assert not PaymentAttempt.objects.filter(order=other).exists()
 
@@ -133,7 +133,7 @@ def test_the_shoppers_own_order_opens_when_signed_in(client, django_user_model):
 
 def test_resend_with_a_bad_number_says_so_and_sends_nothing(client, order):
     attempt_for(order, status=A.FAILED, result_code="1032", resend_in=0)
-    resend = reverse("payments:resend", kwargs={"number": order.number})
+    resend = reverse("shop:order-payment-resend", kwargs={"number": order.number})
     response = client.post(resend, {"phone": "12345"}, **HTMX)
     assert "Enter a Safaricom/Airtel number" in response.content.decode()
     assert PaymentAttempt.objects.count() == 1
@@ -145,7 +145,7 @@ def test_resend_with_a_bad_number_says_so_and_sends_nothing(client, order):
 
 def test_resend_too_soon_is_refused_with_the_wait(client, order):
     attempt_for(order, status=A.FAILED, result_code="1032", resend_in=40)
-    resend = reverse("payments:resend", kwargs={"number": order.number})
+    resend = reverse("shop:order-payment-resend", kwargs={"number": order.number})
     html = client.post(resend, {"phone": PAYER}, **HTMX).content.decode()
     assert "You can ask for a new one in" in html
     assert PaymentAttempt.objects.count() == 1
@@ -153,7 +153,7 @@ def test_resend_too_soon_is_refused_with_the_wait(client, order):
 
 def test_resend_sends_a_new_prompt(client, order, sim):
     attempt_for(order, status=A.FAILED, result_code="1032", resend_in=0)
-    resend = reverse("payments:resend", kwargs={"number": order.number})
+    resend = reverse("shop:order-payment-resend", kwargs={"number": order.number})
     response = client.post(resend, {"phone": "0708 374 149"})
     assert response.status_code == 302 and response["Location"] == status_url(order)
     latest = PaymentAttempt.objects.order_by("-id").first()
@@ -221,7 +221,7 @@ def test_any_phone_input_is_refused_clearly_or_normalised_never_a_500(client, or
         checkout_request_id=f"ws_CO_{uuid.uuid4().hex}",
     )
     try:
-        resend = reverse("payments:resend", kwargs={"number": order.number})
+        resend = reverse("shop:order-payment-resend", kwargs={"number": order.number})
         response = client.post(resend, {"phone": phone}, **HTMX)
         assert response.status_code == 200
         html = response.content.decode()

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..utils import is_safe_link
+from storefront.web import is_safe_link
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from storefront.web import int_or_none
+
 from .. import locks
 from ..exceptions import InvalidQuantity, NotEnoughStock, VariantUnavailable
 from ..models import (
@@ -18,7 +20,6 @@ from ..models import (
     RecentlyViewed,
     WishlistItem,
 )
-from ..utils import int_or_none
 from .limits import check_units_per_line, max_units_per_line
 
 # Carts ----------------------------------------------------------------------

@@ -11,10 +11,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from storefront.money import quantize
+
 from .. import locks
 from ..exceptions import CartError, FulfilmentError, IllegalTransition, NotEnoughStock
 from ..models import Cart, CartLine, Order, Refund, Shipment, ShipmentUpdate
-from ..money import quantize
 from .cart import add_to_cart
 from .orders import _move
 

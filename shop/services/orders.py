@@ -28,12 +28,12 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from payments import services as payments
+from storefront.money import quantize, whole_shillings
 
 from .. import locks
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
 from ..fragments import catalogue_changed
 from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
-from ..money import quantize, whole_shillings
 from .limits import check_order_limits
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from shop.money import format_kes
+from storefront.money import format_kes
 
 register = template.Library()
 

@@ -106,7 +106,7 @@ def test_a_guest_pays_and_lands_on_the_status_page(client, sim):
     response = client.post(CHECKOUT, GUEST)
     order = Order.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("payments:status", kwargs={"number": order.number})
+    assert response["Location"] == reverse("shop:order-payment", kwargs={"number": order.number})
     assert (order.email, order.phone, order.county, order.total) == (
         "amina@example.com",
         "254708374149",

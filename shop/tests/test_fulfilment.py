@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from payments.tests.factories import order_to_pay
-from shop import services, sms
+from shop import services
 from shop.exceptions import FulfilmentError, IllegalTransition
 from shop.models import (
     Cart,
@@ -20,6 +20,7 @@ from shop.models import (
     ShipmentUpdate,
 )
 from shop.tasks import send_order_email, send_order_sms
+from storefront import sms
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +239,7 @@ def email_for(order, kind):
 
 
 def test_the_shipped_email_and_text_carry_the_courier_and_tracking(settings):
-    settings.SMS_BACKEND = "shop.sms.LocmemBackend"
+    settings.SMS_BACKEND = "storefront.sms.LocmemBackend"
     sms.outbox.clear()
     order = paid_order(price="1500")
     services.ship_order(order_id=order.pk, courier="wells_fargo", tracking_number="WF-88")
@@ -309,7 +310,7 @@ def test_the_africas_talking_backend_sends_through_the_official_sdk(settings, mo
     settings.AFRICASTALKING_USERNAME = "duka"
     settings.AFRICASTALKING_API_KEY = "key"
     settings.SMS_SENDER_ID = "DUKATECH"
-    settings.SMS_BACKEND = "shop.sms.AfricasTalkingBackend"
+    settings.SMS_BACKEND = "storefront.sms.AfricasTalkingBackend"
     sent = []
 
     def fake_send(message, recipients, sender_id=None, **kwargs):

@@ -13,7 +13,7 @@ from accounts.tests.factories import UserFactory
 from payments.models import Callback
 from shop.models import Banner, ProductVariant, WishlistItem
 from shop.tests.factories import make_product
-from shop.utils import is_local_path, is_safe_link
+from storefront.web import is_local_path, is_safe_link
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from shop.money import format_kes, quantize, whole_shillings
 from shop.templatetags.shop_tags import kes
+from storefront.money import format_kes, quantize, whole_shillings
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_a_cancelled_order_shows_how_it_ended(client, shopper):
 
 def test_nobody_opens_anothers_order_by_guessing(client, shopper):
     other = owned_by(UserFactory())
-    for name in ("shop:order-detail", "payments:status"):
+    for name in ("shop:order-detail", "shop:order-payment"):
         assert client.get(reverse(name, kwargs={"number": other.number})).status_code == 404
     for name in ("shop:order-cancel", "shop:order-reorder"):
         assert client.post(reverse(name, kwargs={"number": other.number})).status_code == 404

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tasks.exceptions import InvalidTaskError
 from django_tasks_db.models import DBTaskResult
 
-from shop import services, sms
+from shop import services
 from shop.exceptions import EmptyCart, IllegalTransition, InsufficientStock
 from shop.models import (
     Cart,
@@ -30,6 +30,7 @@ from shop.models import (
 )
 from shop.services import DeliveryAddress
 from shop.tasks import expire_order_task, send_order_email
+from storefront import sms
 
 from .factories import make_product, move_order
 from .threads import run_in_threads
@@ -373,7 +374,7 @@ def test_the_received_email_asks_for_the_amount_mpesa_will_request():
 
 def test_a_payment_enqueues_the_paid_email_and_text(settings, django_capture_on_commit_callbacks):
     settings.TASKS = DB_TASKS
-    settings.SMS_BACKEND = "shop.sms.LocmemBackend"
+    settings.SMS_BACKEND = "storefront.sms.LocmemBackend"
     sms.outbox.clear()
     order = order_of(variant_of("1000", stock=5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

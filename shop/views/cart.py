@@ -12,10 +12,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from storefront.htmx import wants_fragment
+from storefront.web import int_or_none, safe_next
+
 from .. import services
 from ..carts import cart_to_change, current_cart, remember_cart
 from ..exceptions import CartError
-from ..htmx import wants_fragment
 from ..models import (
     Cart,
     CartLine,
@@ -23,7 +25,6 @@ from ..models import (
     ProductVariant,
     WishlistItem,
 )
-from ..utils import int_or_none, safe_next
 from .catalogue import attach_primary_images, card_queryset
 
 # Cart -----------------------------------------------------------------------

@@ -21,10 +21,11 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from storefront.htmx import wants_fragment
+
 from .. import fragments, recently_viewed
 from ..filters import SORT_CHOICES, ProductFilter
 from ..fragments import Fragment
-from ..htmx import wants_fragment
 from ..models import (
     AttributeValue,
     Banner,

@@ -12,15 +12,15 @@ from accounts.counties import COUNTY_NAMES
 from accounts.models import Address
 from payments import services as payment_services
 from payments.exceptions import PaymentError
+from storefront.htmx import wants_fragment
+from storefront.money import quantize, whole_shillings
+from storefront.web import client_ip, int_or_none
 
 from .. import services
 from ..carts import current_cart
 from ..exceptions import CheckoutError
 from ..forms import NEW_ADDRESS, CheckoutForm, NewAddressForm
-from ..htmx import wants_fragment
-from ..money import quantize, whole_shillings
 from ..order_access import SESSION_KEY, last_order_number, remember_order
-from ..utils import client_ip, int_or_none
 
 
 def _initial(request: HttpRequest, addresses: list[Address]) -> tuple[dict, dict]:
@@ -83,7 +83,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         pending = last_order_number(request)
         if request.method == "POST" and pending:
             # A second submit of a placed order (double click, Back + resubmit).
-            return redirect("payments:status", number=pending)
+            return redirect("shop:order-payment", number=pending)
         messages.info(request, "Your cart is empty.")
         return redirect("shop:cart")
     user = request.user
@@ -133,7 +133,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 payment_services.request_stk_push(order_id=order.pk, phone=phone)
             except PaymentError:
                 pass  # recorded on the attempt: the status page explains it
-            return redirect("payments:status", number=order.number)
+            return redirect("shop:order-payment", number=order.number)
     data = request.POST if request.method == "POST" else initial
     county = _chosen_county(data, addresses)
     quote = services.delivery_quote(county=county, subtotal=summary.subtotal) if county else None

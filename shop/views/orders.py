@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
+from storefront.web import client_ip
 
 from .. import services
 from ..carts import current_cart
@@ -17,7 +18,6 @@ from ..exceptions import IllegalTransition
 from ..models import Order, Shipment, ShipmentUpdate
 from ..order_access import order_for_request, remember_order
 from ..timeline import order_timeline
-from ..utils import client_ip
 
 #: Guest look-ups allowed per address in FIND_WINDOW seconds (against guessing).
 FIND_ATTEMPTS = 10

@@ -15,7 +15,7 @@ from django.db.models import Q
 from playwright.sync_api import Locator, Page, expect
 
 from shop.models import Product, ProductVariant
-from shop.money import format_kes
+from storefront.money import format_kes
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
 

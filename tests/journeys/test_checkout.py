@@ -19,7 +19,7 @@ from accounts.models import Address
 from payments.models import PaymentAttempt
 from payments.tests.simulators import RunningSimulator
 from shop.models import Cart, Order, ProductVariant
-from shop.money import format_kes, quantize
+from storefront.money import format_kes, quantize
 
 from .test_shopping import add_to_cart, assert_no_page_load, make_user, set_marker, sign_in
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from payments.models import PaymentAttempt
 from payments.tests.simulators import RunningSimulator
 from shop.models import Order, ProductVariant
-from shop.money import format_kes, whole_shillings
+from storefront.money import format_kes, whole_shillings
 
 from .test_checkout import (  # noqa: F401 - daraja is a fixture
     NAIROBI_FEE,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from shop.models import Cart, Product, ProductVariant, WishlistItem
-from shop.money import format_kes
+from storefront.money import format_kes
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
 

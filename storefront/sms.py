@@ -1,8 +1,8 @@
 """Text messages to shoppers: one small interface, a backend chosen by settings.
 
-``SMS_BACKEND`` names the class: ``shop.sms.ConsoleBackend`` (the default:
-the message goes to the log), ``shop.sms.LocmemBackend`` (kept in
-``shop.sms.outbox``, for tests) or ``shop.sms.AfricasTalkingBackend``
+``SMS_BACKEND`` names the class: ``storefront.sms.ConsoleBackend`` (the default:
+the message goes to the log), ``storefront.sms.LocmemBackend`` (kept in
+``storefront.sms.outbox``, for tests) or ``storefront.sms.AfricasTalkingBackend``
 (the official ``africastalking`` SDK; needs ``AFRICASTALKING_USERNAME`` and
 ``AFRICASTALKING_API_KEY``, optional ``SMS_SENDER_ID``).
 """
