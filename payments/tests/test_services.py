@@ -66,7 +66,9 @@ def test_a_paid_push_marks_the_order_paid_with_its_receipt(paying_shop):
     assert attempt.raw_callback == sent["callbacks"][0]["body"]
     order.refresh_from_db()
     assert order.status == S.PAID and order.paid_at is not None
-    assert Callback.objects.get().outcome == Callback.Outcome.PAID
+    # The callback's record is marked once its processing committed.
+    assert wait_for(lambda: Callback.objects.filter(outcome=Callback.Outcome.PAID).exists())
+    assert Callback.objects.count() == 1
     assert services.payment_state(order).message == f"Paid, receipt {receipt}."
 
 
@@ -176,7 +178,9 @@ def test_a_push_whose_answer_never_came_is_unknown_and_its_late_callback_pays(
     assert paid.checkout_request_id.startswith("ws_CO_") and paid.receipt_number
     assert paid.counted and not paid.flag
     assert Order.objects.get(pk=order.pk).status == S.PAID
-    assert Callback.objects.get().outcome == Callback.Outcome.PAID
+    # The callback's record is marked once its processing committed.
+    assert wait_for(lambda: Callback.objects.filter(outcome=Callback.Outcome.PAID).exists())
+    assert Callback.objects.count() == 1
     assert PaymentAttempt.objects.count() == 1
 
 
