@@ -77,7 +77,9 @@ def _lock_addresses_of(user: User) -> None:
     Two concurrent "first address" requests would otherwise both make their
     address the default; the partial unique constraint is the backstop.
     """
-    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    from storefront import locks  # project-level: it knows every app's rows
+
+    locks.lock_user(user.pk)
 
 
 def _owned_address(user: User, address_id) -> Address:

@@ -9,7 +9,7 @@ The flow (docs/mpesa.md §10):
 2. Daraja's callback (``receive_callback``) is stored raw first, then
    processed; an STK query (``reconcile_attempt``) reaches the same
    ``record_result``.
-3. ``record_result`` locks the order, then the attempt (``shop.locks``
+3. ``record_result`` locks the order, then the attempt (``storefront.locks``
    holds the lock order), applies the result one way only and, once the
    paid parts cover the order, asks the shop to mark it paid through
    ``shop.services.mark_order_paid``. A repeat changes nothing; anything odd
@@ -22,10 +22,11 @@ shop's expiry all ask it.
 The apps meet at a small interface. The shop calls ``part_amounts``,
 ``amount_refusal``, ``request_stk_push``, ``resend_stk_push``,
 ``payment_state``, ``payability`` and ``hold_for_staff``; payments calls
-back only ``shop.locks`` (the one lock order) and
-``shop.services.mark_order_paid``, imported inside functions, so no module
-of payments imports the shop at import time. Shared web helpers (htmx,
-client address, money, emails, SMS) live in ``storefront``.
+back only ``shop.services.mark_order_paid``, imported inside the function
+that uses it, so no module of payments imports the shop at import time.
+Row locks go through ``storefront.locks`` (the one lock order); shared web
+helpers (htmx, client address, money, emails, SMS) live in ``storefront``
+too.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+
+from storefront import locks
 
 from . import daraja
 from .exceptions import (
@@ -201,8 +204,6 @@ def hold_for_staff(*, order_id: int, now: datetime | None = None) -> bool:
     Called by the shop's expiry instead of expiring: the stock stays held
     until staff complete the order or cancel and refund it.
     """
-    from shop import locks
-
     now = now or timezone.now()
     with transaction.atomic():
         order = locks.lock_order(order_id)
@@ -281,8 +282,6 @@ def _create_attempt(
     *, order_id: int, phone: str, now: datetime, supersede_pending: bool
 ) -> PaymentAttempt:
     """Lock the order, check it may be pushed for now, create the attempt."""
-    from shop import locks
-
     order = locks.lock_order(order_id)
     attempts = _attempts(order.pk)
     verdict = payability(order, now=now, attempts=attempts)
@@ -522,8 +521,6 @@ def record_result(
     answer never came (same phone and amount); otherwise returns
     ``unknown`` and no attempt.
     """
-    from shop import locks
-
     now = now or timezone.now()
     ref = (
         PaymentAttempt.objects.filter(checkout_request_id=result.checkout_request_id)
@@ -829,8 +826,6 @@ def reconcile_attempt(*, attempt_id: int, now: datetime | None = None) -> dateti
     long as ``payability`` lets the order take money from it; an attempt
     still pending then is flagged for staff.
     """
-    from shop import locks
-
     now = now or timezone.now()
     attempt = PaymentAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None or attempt.status != Status.PENDING or not attempt.checkout_request_id:

@@ -6,8 +6,9 @@ from django.db import router, transaction
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from payments.models import PaymentAttempt
+from storefront import locks
 
-from . import locks, services
+from . import services
 from .admin_fulfilment import FulfilmentAdminMixin, PaymentStateFilter
 from .exceptions import ShopError
 from .models import (
@@ -150,7 +151,7 @@ class LockVariantsFirst:
     """Lock a formset's variants in primary-key order before its forms check them.
 
     Each form locks its own variant while validating (VariantForm); taking
-    them all first, in the order ``shop.locks`` always uses, keeps a
+    them all first, in the order ``storefront.locks`` always uses, keeps a
     many-row staff edit from deadlocking with an order locking the same rows.
     """
 

@@ -20,8 +20,9 @@ from import_export.formats import base_formats
 from import_export.instance_loaders import CachedInstanceLoader
 
 from payments.models import PaymentAttempt
+from storefront import locks
 
-from . import locks, services
+from . import services
 from .exceptions import ShopError
 from .fragments import catalogue_changed
 from .models import Order, OrderLine, Product, ProductVariant

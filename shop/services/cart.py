@@ -7,9 +7,9 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from storefront import locks
 from storefront.web import int_or_none
 
-from .. import locks
 from ..exceptions import InvalidQuantity, NotEnoughStock, VariantUnavailable
 from ..models import (
     Cart,

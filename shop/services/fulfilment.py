@@ -1,6 +1,6 @@
 """After the sale: packing, shipping, delivery, cancellation, refunds, reorder.
 
-Every change locks the order first (``shop.locks``), moves it only along
+Every change locks the order first (``storefront.locks``), moves it only along
 ``orders.TRANSITIONS`` (``_move`` refuses anything else and writes the
 OrderEvent with who and when) and tells the shopper on commit.
 """
@@ -11,9 +11,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from storefront import locks
 from storefront.money import quantize
 
-from .. import locks
 from ..exceptions import CartError, FulfilmentError, IllegalTransition, NotEnoughStock
 from ..models import Cart, CartLine, Order, Refund, Shipment, ShipmentUpdate
 from .cart import add_to_cart

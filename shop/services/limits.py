@@ -19,7 +19,7 @@ MAX_UNPAID_ORDERS_PER_ADDRESS   10       orders placed from one IP address
 
 Unpaid orders are those awaiting payment and not past ``expires_at``; paid,
 expired and cancelled ones don't count. An unpaid-orders limit of 0 is off.
-``place_order`` takes ``shop.locks.lock_keys`` on the shopper, the phone and
+``place_order`` takes ``storefront.locks.lock_keys`` on the shopper, the phone and
 the address first, so checkouts racing from different carts count one after
 the other. (A guest's session orders are per browser, so two tabs share the
 cart lock; two browsers are two visitors.)

@@ -10,7 +10,7 @@ expired, cancelled or refunded before ship  —          − q
 shipped                                     − q        − q
 ==========================================  =========  =========
 
-Every change locks rows through ``shop.locks`` (orders before variants, each
+Every change locks rows through ``storefront.locks`` (orders before variants, each
 in primary-key order) and updates with ``F()``; the database constraints
 ``0 ≤ allocated ≤ on hand`` are the backstop.
 """
@@ -28,9 +28,9 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from payments import services as payments
+from storefront import locks
 from storefront.money import quantize, whole_shillings
 
-from .. import locks
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
 from ..fragments import catalogue_changed
 from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant

@@ -11,9 +11,9 @@ from django.db.models import Avg, Count, DecimalField, IntegerField, OuterRef, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from storefront import locks
 from storefront.web import int_or_none
 
-from .. import locks
 from ..exceptions import ReviewError
 from ..fragments import catalogue_changed
 from ..models import Order, OrderLine, Product, Review

@@ -13,7 +13,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from .. import locks
+from storefront import locks
+
 from ..exceptions import ShopError
 from ..fragments import catalogue_changed
 from ..models import ProductVariant
@@ -50,7 +51,7 @@ def check_stock_on_hand(*, variant_id: int, on_hand: int) -> ProductVariant:
 
     Raise InvalidStockCount for a negative count, StockBelowAllocated when
     orders hold more units than *on_hand*, and ProductVariant.DoesNotExist.
-    Inside a transaction the variant is locked (``shop.locks``) until it
+    Inside a transaction the variant is locked (``storefront.locks``) until it
     ends, so a check made while validating a form still holds when
     ``set_stock_on_hand`` writes in the same transaction (the admin's views
     are atomic); outside one it is a plain read, good for feedback only.

@@ -121,7 +121,7 @@ def move_order(*, order_id: int, to: str, actor=None, note: str = ""):
     The shop changes a status only through its services (pay, pack, ship,
     cancel, refund, expire), which all go through ``orders._move``.
     """
-    from shop import locks
     from shop.services.orders import _move
+    from storefront import locks
 
     return _move(locks.lock_order(order_id), to, actor=actor, note=note)

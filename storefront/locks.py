@@ -6,19 +6,21 @@ taken: an unevaluated ``select_for_update()`` locks nothing.
 
 The lock order, for every transaction that takes more than one kind:
 
-1. carts, 2. checkout keys (``lock_keys``: the shopper, the M-Pesa number
-and the address an order is placed from), 3. orders, 4. payment attempts,
-5. shipments, 6. variants, 7. products, 8. reviews.
+1. users (a shopper's addresses), 2. carts, 3. checkout keys
+(``lock_keys``: the shopper, the M-Pesa number and the address an order is
+placed from), 4. orders, 5. payment attempts, 6. shipments, 7. variants,
+8. products, 9. reviews.
 """
 
 import hashlib
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from payments.models import PaymentAttempt
-from storefront.web import int_or_none
+from shop.models import Cart, CartLine, Order, Product, ProductVariant, Review, Shipment
 
-from .models import Cart, CartLine, Order, Product, ProductVariant, Review, Shipment
+from .web import int_or_none
 
 
 def lock_variants(variant_ids) -> dict[int, ProductVariant]:
@@ -103,3 +105,13 @@ def lock_keys(*keys: str) -> None:
             digest = hashlib.sha256(key.encode()).digest()
             number = int.from_bytes(digest[:8], "big", signed=True)
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])
+
+
+def lock_user(user_id) -> None:
+    """Lock a shopper's row (serialises their address writes). Call inside atomic()."""
+    list(
+        get_user_model()
+        .objects.select_for_update(of=("self",))
+        .filter(pk=user_id)
+        .values_list("pk", flat=True)
+    )
