@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 
+from storefront import locks
+
 from .avatars import ALLOWED_FORMATS, validate_avatar
 from .models import Address, User
 from .phones import InvalidPhoneNumber, normalise_kenyan_phone
@@ -77,8 +79,6 @@ def _lock_addresses_of(user: User) -> None:
     Two concurrent "first address" requests would otherwise both make their
     address the default; the partial unique constraint is the backstop.
     """
-    from storefront import locks  # project-level: it knows every app's rows
-
     locks.lock_user(user.pk)
 
 

@@ -21,9 +21,10 @@ shop's expiry all ask it.
 
 The apps meet at a small interface. The shop calls ``part_amounts``,
 ``amount_refusal``, ``request_stk_push``, ``resend_stk_push``,
-``payment_state``, ``payability`` and ``hold_for_staff``; payments calls
-back only ``shop.services.mark_order_paid``, imported inside the function
-that uses it, so no module of payments imports the shop at import time.
+``payment_state``, ``payability`` and ``hold_for_staff``. Payments needs
+one thing back, "this order is paid": the shop hands it ``mark_order_paid``
+through ``when_order_paid`` at start-up, so payments imports nothing of the
+shop.
 Row locks go through ``storefront.locks`` (the one lock order); shared web
 helpers (htmx, client address, money, emails, SMS) live in ``storefront``
 too.
@@ -35,6 +36,7 @@ import enum
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -77,6 +79,18 @@ SAME_AMOUNT_GAP_SECONDS = 120
 UNKNOWN_MATCH_MINUTES = 30
 #: Attempts of one order read to work out its state (parts and retries).
 ATTEMPTS_READ = 50
+
+
+#: The shop's "this order is now paid" (``shop.services.mark_order_paid``),
+#: handed over by ``when_order_paid`` when the shop's app starts.
+_order_paid: Callable[..., Any] | None = None
+
+
+def when_order_paid(handler: Callable[..., Any]) -> None:
+    """Have *handler*(order_id=, amount=, reference=, paid_at=) run once an
+    order's paid parts cover it, inside the transaction that records it."""
+    global _order_paid
+    _order_paid = handler
 
 
 def callback_url() -> str:
@@ -597,8 +611,6 @@ def _apply_to_settled(attempt: PaymentAttempt, result: StkResult) -> str:
 
 def _apply(order, attempt: PaymentAttempt, result: StkResult, *, raw: Any, now: datetime) -> str:
     """Apply *result* to the locked *attempt* of the locked *order* (saved by the caller)."""
-    from shop import services as shop_services
-
     if result.source == "callback":
         attempt.callbacks_received += 1
         if attempt.raw_callback is None:
@@ -672,7 +684,9 @@ def _apply(order, attempt: PaymentAttempt, result: StkResult, *, raw: Any, now: 
     if paid >= verdict.amount:
         receipts = [a.receipt_number for a in attempts if a.counted and a.pk != attempt.pk]
         receipts.append(result.receipt)
-        shop_services.mark_order_paid(
+        if _order_paid is None:
+            raise RuntimeError("No handler for paid orders: the shop app is not installed.")
+        _order_paid(
             order_id=order.pk,
             amount=Decimal(paid),
             reference=", ".join(r for r in receipts if r),

@@ -6,4 +6,8 @@ class ShopConfig(AppConfig):
     verbose_name = "Shop"
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from payments import services as payments
+
+        from . import services, signals  # noqa: F401
+
+        payments.when_order_paid(services.mark_order_paid)

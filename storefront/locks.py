@@ -10,23 +10,37 @@ The lock order, for every transaction that takes more than one kind:
 (``lock_keys``: the shopper, the M-Pesa number and the address an order is
 placed from), 4. orders, 5. payment attempts, 6. shipments, 7. variants,
 8. products, 9. reviews.
+
+It is the project's, not an app's: it names every app's rows, so it finds
+their models when called instead of importing the apps.
 """
 
-import hashlib
+from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+import hashlib
+from typing import TYPE_CHECKING
+
+from django.apps import apps
+from django.conf import settings
 from django.db import connection
 
-from payments.models import PaymentAttempt
-from shop.models import Cart, CartLine, Order, Product, ProductVariant, Review, Shipment
-
 from .web import int_or_none
+
+if TYPE_CHECKING:
+    from payments.models import PaymentAttempt
+    from shop.models import Cart, CartLine, Order, ProductVariant, Review, Shipment
+
+
+def _rows(label: str):
+    """Return the model *label* (``"shop.Order"``)'s manager, loaded when called."""
+    return apps.get_model(label).objects
 
 
 def lock_variants(variant_ids) -> dict[int, ProductVariant]:
     """Lock the variants' stock rows; return them by id. Call inside atomic()."""
     rows = (
-        ProductVariant.objects.filter(pk__in=set(variant_ids))
+        _rows("shop.ProductVariant")
+        .filter(pk__in=set(variant_ids))
         .select_related("product")
         .order_by("pk")
         .select_for_update(of=("self",))
@@ -36,18 +50,19 @@ def lock_variants(variant_ids) -> dict[int, ProductVariant]:
 
 def lock_order(order_id) -> Order:
     """Lock one order row and return it. Call inside atomic()."""
-    return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+    return _rows("shop.Order").select_for_update(of=("self",)).get(pk=order_id)
 
 
 def lock_attempt(attempt_id) -> PaymentAttempt:
     """Lock one payment attempt (after its order) and return it. Call inside atomic()."""
-    return PaymentAttempt.objects.select_for_update(of=("self",)).get(pk=attempt_id)
+    return _rows("payments.PaymentAttempt").select_for_update(of=("self",)).get(pk=attempt_id)
 
 
 def lock_products(product_ids) -> None:
     """Lock products' rows (their counters) in primary-key order. Call inside atomic()."""
     list(
-        Product.objects.filter(pk__in=set(product_ids))
+        _rows("shop.Product")
+        .filter(pk__in=set(product_ids))
         .order_by("pk")
         .select_for_update(of=("self",))
         .values_list("pk", flat=True)
@@ -64,7 +79,7 @@ def lock_cart(cart_id, *, user_id=ANY_OWNER) -> Cart:
     With *user_id* (None for a visitor's cart) the cart must still be that
     owner's, or Cart.DoesNotExist is raised.
     """
-    rows = Cart.objects.select_for_update(of=("self",))
+    rows = _rows("shop.Cart").select_for_update(of=("self",))
     if user_id is ANY_OWNER:
         return rows.get(pk=cart_id)
     return rows.get(pk=cart_id, user_id=user_id)
@@ -73,7 +88,8 @@ def lock_cart(cart_id, *, user_id=ANY_OWNER) -> Cart:
 def lock_cart_line(cart: Cart, line_id) -> CartLine:
     """Return *cart*'s line *line_id*, locking the cart row in the same query."""
     return (
-        CartLine.objects.select_related("cart", "variant__product")
+        _rows("shop.CartLine")
+        .select_related("cart", "variant__product")
         .select_for_update(of=("cart",))
         .get(pk=int_or_none(line_id), cart_id=cart.pk, cart__user_id=cart.user_id)
     )
@@ -81,12 +97,12 @@ def lock_cart_line(cart: Cart, line_id) -> CartLine:
 
 def lock_shipment(shipment_id) -> Shipment:
     """Lock one shipment (after its order) and return it. Call inside atomic()."""
-    return Shipment.objects.select_for_update(of=("self",)).get(pk=shipment_id)
+    return _rows("shop.Shipment").select_for_update(of=("self",)).get(pk=shipment_id)
 
 
 def lock_review(review_id) -> Review:
     """Lock one review and return it. Call inside atomic()."""
-    return Review.objects.select_for_update(of=("self",)).get(pk=review_id)
+    return _rows("shop.Review").select_for_update(of=("self",)).get(pk=review_id)
 
 
 def lock_keys(*keys: str) -> None:
@@ -110,8 +126,8 @@ def lock_keys(*keys: str) -> None:
 def lock_user(user_id) -> None:
     """Lock a shopper's row (serialises their address writes). Call inside atomic()."""
     list(
-        get_user_model()
-        .objects.select_for_update(of=("self",))
+        _rows(settings.AUTH_USER_MODEL)
+        .select_for_update(of=("self",))
         .filter(pk=user_id)
         .values_list("pk", flat=True)
     )

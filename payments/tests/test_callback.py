@@ -367,7 +367,7 @@ def test_a_callback_that_fails_to_process_is_kept(client, order, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(shop_services, "mark_order_paid", broken)
+    monkeypatch.setattr(services, "_order_paid", broken)
     response = post(client, body(attempt.checkout_request_id, amount=2000))
     assert response.status_code == 200
     record = Callback.objects.get()

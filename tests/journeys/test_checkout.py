@@ -69,6 +69,21 @@ def fill_cart(page: Page, variant: ProductVariant, *, js: bool) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Checkout")
 
 
+def press_resend(page: Page, *, js: bool) -> None:
+    """Press the payment page's prompt button: htmx with JavaScript, a form post without."""
+    resend = page.get_by_test_id("resend")
+    if js:
+        set_marker(page)
+        with page.expect_response(lambda r: r.url.endswith("/payment/resend/")) as response:
+            resend.click()
+        assert response.value.request.headers.get("hx-request") == "true"
+    else:
+        with page.expect_navigation():
+            resend.click()
+        expect(page).to_have_url(STATUS_URL)
+        expect(page.locator("#messages")).to_contain_text("We sent a new M-Pesa prompt")
+
+
 def fill_guest_details(page: Page, *, mpesa_phone: str) -> None:
     page.get_by_label("Email").fill("amina@example.com")
     page.locator("[name=new-recipient_name]").fill("Amina Wanjiru")
@@ -253,18 +268,10 @@ def guest_cancels_then_pays(
     phone = payment_status(page).get_by_label("M-Pesa number")
     expect(phone).to_have_value("254708301032")
     phone.fill(PAYS)
-    resend = page.get_by_test_id("resend")
-    expect(resend).to_have_text(f"Try again · {format_kes(order.amount_payable)}")
-    if js:
-        set_marker(page)
-        with page.expect_response(lambda r: r.url.endswith("/payment/resend/")) as response:
-            resend.click()
-        assert response.value.request.headers.get("hx-request") == "true"
-    else:
-        with page.expect_navigation():
-            resend.click()
-        expect(page).to_have_url(STATUS_URL)
-        expect(page.locator("#messages")).to_contain_text("We sent a new M-Pesa prompt")
+    expect(page.get_by_test_id("resend")).to_have_text(
+        f"Try again · {format_kes(order.amount_payable)}"
+    )
+    press_resend(page, js=js)
     expect_check_your_phone(page)
     expect(payment_status(page)).to_contain_text("The prompt went to 254708374149")
     if js:

@@ -30,11 +30,12 @@ from .test_checkout import (  # noqa: F401 - daraja is a fixture
     fill_guest_details,
     pay,
     payment_status,
+    press_resend,
     quote_delivery,
     simulator_receipts,
     wait_for_result,
 )
-from .test_shopping import assert_no_page_load, set_marker
+from .test_shopping import assert_no_page_load
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
 
@@ -134,16 +135,7 @@ def ask_for_the_second_part(page: Page, *, js: bool, amount: int) -> None:
     # The resend wait (1 s) may outlast the first callback by a moment.
     expect(resend).to_be_visible(timeout=5000)
     expect(resend).to_have_text(f"Pay part 2 of 2 · {format_kes(amount)}")
-    if js:
-        set_marker(page)
-        with page.expect_response(lambda r: r.url.endswith("/payment/resend/")) as response:
-            resend.click()
-        assert response.value.request.headers.get("hx-request") == "true"
-    else:
-        with page.expect_navigation():
-            resend.click()
-        expect(page).to_have_url(STATUS_URL)
-        expect(page.locator("#messages")).to_contain_text("We sent a new M-Pesa prompt")
+    press_resend(page, js=js)
     expect_check_your_phone(page)
     if js:
         assert_no_page_load(page, "asking for the second part")
