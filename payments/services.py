@@ -986,6 +986,17 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
         "parts": _parts(attempts, verdict),
         "receipt": receipt,
     }
+    Order = type(order)
+    if order.status in (Order.Status.CANCELLATION_REQUESTED, Order.Status.REFUNDED):
+        asked = order.status == Order.Status.CANCELLATION_REQUESTED
+        return PaymentState(
+            "review",
+            "You asked to cancel this order: our team will refund what you paid to your M-Pesa."
+            if asked
+            else "This order was cancelled and refunded.",
+            counted[0] if counted else latest,
+            **base,
+        )
     if verdict.verdict == Verdict.PAID:
         paid = counted or [a for a in attempts if a.status == Status.PAID]
         receipt = ", ".join(a.receipt_number for a in reversed(paid) if a.receipt_number)
@@ -1002,7 +1013,6 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
                 uncounted_paid or counted[0],
                 **base,
             )
-        Order = type(order)
         closed = "was cancelled" if order.status == Order.Status.CANCELLED else "expired unpaid"
         return PaymentState(
             "closed",

@@ -20,7 +20,7 @@ from payments.exceptions import (
 )
 from payments.models import Callback, PaymentAttempt
 from shop import services as shop_services
-from shop.exceptions import OrderTooLarge
+from shop.exceptions import FulfilmentError, OrderTooLarge
 from shop.models import Cart, CartLine, Order, ProductVariant
 from shop.tests.factories import make_product
 
@@ -272,3 +272,37 @@ def test_one_phone_gets_only_so_many_prompts_an_hour_across_orders(client, setti
     assert services._refuse_if_phone_flooded(phone="254722000000", now=now) is None
     later = now + timedelta(hours=1, seconds=1)
     assert services._refuse_if_phone_flooded(phone=PAYER, now=later) is None
+
+
+def test_a_part_paid_order_cancelled_waits_for_a_refund_of_what_was_paid(paying_shop):
+    paying_shop()
+    order = order_to_pay(price="300000")
+    held = allocated(order)
+    paid(services.request_stk_push(order_id=order.pk, phone=PAYER))
+    # The shopper cancels: money is in, so staff must refund it first.
+    shop_services.cancel_order(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == S.CANCELLATION_REQUESTED and allocated(order) == held
+    state = services.payment_state(order)
+    assert state.state == "review" and "refund" in state.message and not state.can_pay
+    # Staff can't refund more than the parts paid, then refund them.
+    with pytest.raises(FulfilmentError):
+        shop_services.record_refund(
+            order_id=order.pk, amount="300500", method="mpesa_reversal", reference="RREF1"
+        )
+    shop_services.record_refund(
+        order_id=order.pk, amount="250000", method="mpesa_reversal", reference="RREF1"
+    )
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED and allocated(order) == [0]
+
+
+def test_a_declined_cancellation_of_a_part_paid_order_awaits_the_rest(paying_shop):
+    paying_shop()
+    order = order_to_pay(price="300000")
+    paid(services.request_stk_push(order_id=order.pk, phone=PAYER))
+    shop_services.cancel_order(order_id=order.pk)
+    shop_services.decline_cancellation(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == S.AWAITING_PAYMENT and order.paid_at is None
+    assert services.payment_state(order).state == "next_part"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from payments import services as payments
 from storefront import locks
 from storefront.money import quantize
 
@@ -102,9 +103,10 @@ def mark_delivered(*, order_id: int, note: str = "", actor=None) -> Shipment:
 def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
     """Cancel an order that hasn't left the shop; return it.
 
-    Unpaid: cancelled, its stock released once. Paid or packed: the
-    cancellation is *requested* and the order waits for staff to refund
-    it (the stock stays held until the refund). Anything dispatched or
+    Unpaid: cancelled, its stock released once. Paid, packed, or part paid
+    (some parts of an order paid in parts are in): the cancellation is
+    *requested* and the order waits for staff to refund it (the stock
+    stays held until the refund). Anything dispatched or
     closed raises IllegalTransition with a message for the shopper.
     """
     order = locks.lock_order(order_id)
@@ -118,7 +120,7 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
             f"Order {order.number} can't be cancelled: it is {order.get_status_display().lower()}."
         )
     note = reason.strip()[:300]
-    if order.status == Status.AWAITING_PAYMENT:
+    if order.status == Status.AWAITING_PAYMENT and not paid_so_far(order):
         _move(order, Status.CANCELLED, actor=actor, note=note or "Cancelled before payment")
     else:
         _move(
@@ -132,11 +134,21 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
 
 @transaction.atomic
 def decline_cancellation(*, order_id: int, actor=None, note: str = "") -> Order:
-    """Turn down a cancellation request: the order goes back to paid."""
+    """Turn down a cancellation request: the order goes back to paid (or, part
+    paid, back to awaiting the rest)."""
     order = locks.lock_order(order_id)
     if order.status != Status.CANCELLATION_REQUESTED:
         raise IllegalTransition(f"Order {order.number} has no cancellation request.")
-    return _move(order, Status.PAID, actor=actor, note=note or "Cancellation declined")
+    back = Status.PAID if order.paid_at else Status.AWAITING_PAYMENT
+    return _move(order, back, actor=actor, note=note or "Cancellation declined")
+
+
+def paid_so_far(order: Order) -> Decimal:
+    """Return what the shopper has paid for *order*: all of it once paid,
+    else the parts of an order paid in parts that are in."""
+    if order.paid_at is not None:
+        return Decimal(order.amount_payable)
+    return Decimal(payments.payability(order).paid)
 
 
 def refunded_amount(order: Order) -> Decimal:
@@ -165,7 +177,7 @@ def record_refund(
         amount = quantize(amount)
     except (ArithmeticError, ValueError, TypeError):
         raise FulfilmentError("Enter the amount refunded, in KES.") from None
-    paid = Decimal(order.amount_payable)
+    paid = paid_so_far(order)
     if amount <= 0 or amount + refunded_amount(order) > paid:
         raise FulfilmentError(f"Refund between KES 1 and what was paid (KES {paid:,}).")
     refund = Refund.objects.create(

@@ -41,12 +41,19 @@ Status = Order.Status
 
 #: The order state machine: each status and the statuses it may move to.
 TRANSITIONS: dict[str, set[str]] = {
-    Status.AWAITING_PAYMENT: {Status.PAID, Status.EXPIRED, Status.CANCELLED},
+    # A part-paid order (paid in parts, not all in) is cancelled by request:
+    # its money needs a refund.
+    Status.AWAITING_PAYMENT: {
+        Status.PAID,
+        Status.EXPIRED,
+        Status.CANCELLED,
+        Status.CANCELLATION_REQUESTED,
+    },
     Status.PAID: {Status.PACKED, Status.CANCELLATION_REQUESTED, Status.REFUNDED},
     Status.PACKED: {Status.SHIPPED, Status.CANCELLATION_REQUESTED, Status.REFUNDED},
     Status.SHIPPED: {Status.OUT_FOR_DELIVERY, Status.DELIVERED},
     Status.OUT_FOR_DELIVERY: {Status.DELIVERED},
-    Status.CANCELLATION_REQUESTED: {Status.REFUNDED, Status.PAID},
+    Status.CANCELLATION_REQUESTED: {Status.REFUNDED, Status.PAID, Status.AWAITING_PAYMENT},
     Status.EXPIRED: set(),
     Status.CANCELLED: set(),
     Status.DELIVERED: set(),
@@ -61,6 +68,7 @@ NOTIFIES = {
     (Status.PACKED, Status.SHIPPED): "shipped",
     (Status.SHIPPED, Status.DELIVERED): "delivered",
     (Status.OUT_FOR_DELIVERY, Status.DELIVERED): "delivered",
+    (Status.AWAITING_PAYMENT, Status.CANCELLATION_REQUESTED): "cancellation_requested",
     (Status.PAID, Status.CANCELLATION_REQUESTED): "cancellation_requested",
     (Status.PACKED, Status.CANCELLATION_REQUESTED): "cancellation_requested",
     (Status.PAID, Status.REFUNDED): "refunded",

@@ -479,6 +479,10 @@ ALLOWED = {
     (S.OUT_FOR_DELIVERY, S.DELIVERED),
     (S.CANCELLATION_REQUESTED, S.REFUNDED),
     (S.CANCELLATION_REQUESTED, S.PAID),
+    # A part-paid order (paid in parts, not all in) is cancelled by request,
+    # and a declined request sends it back to awaiting the rest.
+    (S.AWAITING_PAYMENT, S.CANCELLATION_REQUESTED),
+    (S.CANCELLATION_REQUESTED, S.AWAITING_PAYMENT),
 }
 #: A legal way to bring a new order to each status.
 PATHS = {

@@ -93,6 +93,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         "shipments": shipments,
         "receipts": receipts,
         "can_cancel": order.status in services.fulfilment.CANCELLABLE,
+        # Part of an order paid in parts may be in before the order is paid.
+        "paid_so_far": services.fulfilment.paid_so_far(order) if order.is_open_for_payment else 0,
         "support_phone": settings.SUPPORT_PHONE,
     }
     return render(request, "shop/order_detail.html", context)
