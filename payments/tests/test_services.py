@@ -55,7 +55,8 @@ def test_a_paid_push_marks_the_order_paid_with_its_receipt(paying_shop):
     assert attempt.checkout_request_id.startswith("ws_CO_")
     assert attempt.amount == 3000  # 2,499.50 + 500 delivery, rounded up
     attempt = settled(attempt)
-    sent = simulator.transactions()[0]
+    # The simulator notes its callback once the shop has answered it.
+    sent = wait_for(lambda: next((t for t in simulator.transactions() if t["callbacks"]), None))
     callback = sent["callbacks"][0]["body"]["Body"]["stkCallback"]
     items = {i["Name"]: i.get("Value") for i in callback["CallbackMetadata"]["Item"]}
     receipt = items["MpesaReceiptNumber"]
