@@ -235,7 +235,7 @@ def pay_queries(client, lines: int) -> int:
 
 def test_pay_with_mpesa_runs_a_bounded_number_of_queries(client, sim):
     """Placing the order and sending the push: the same for 1 and 8 lines
-    (33 on SQLite, 34 on PostgreSQL with its advisory lock)."""
+    (33 on SQLite, 35 on PostgreSQL with its advisory locks)."""
     small, large = pay_queries(client, 1), pay_queries(client, 8)
     assert small == large
     assert small <= 36, small
