@@ -11,7 +11,6 @@ from django.urls import reverse
 from accounts.models import Address
 from accounts.tests.factories import AddressFactory, UserFactory
 from payments.models import PaymentAttempt
-from payments.tests.simulators import point_settings_at, start_sim  # noqa: F401 - fixture
 from shop.models import Cart, CartLine, DeliveryZone, Order, ProductVariant
 
 from .factories import make_product
@@ -31,14 +30,6 @@ GUEST = {
     "mpesa_phone": "0708 374 149",
     "action": "pay",
 }
-
-
-@pytest.fixture
-def sim(settings, start_sim):  # noqa: F811
-    """A Daraja simulator the shop's client talks to over HTTP."""
-    simulator = start_sim()
-    point_settings_at(settings, simulator)
-    return simulator
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from payments.tests.simulators import point_settings_at, start_sim  # noqa: F401 - fixture
 from shop import services
 from shop.carts import CART_SESSION_KEY
 from shop.exceptions import (
@@ -44,14 +43,6 @@ GUEST = {
     "action": "pay",
 }
 VISITOR_MESSAGE = "You already have 3 orders waiting for payment."
-
-
-@pytest.fixture
-def sim(settings, start_sim):  # noqa: F811
-    """A Daraja simulator the shop's client talks to over HTTP."""
-    simulator = start_sim()
-    point_settings_at(settings, simulator)
-    return simulator
 
 
 @pytest.fixture(autouse=True)
