@@ -1,7 +1,7 @@
 """Test-wide set-up: production-like settings (see [tool.pytest] env) with test tweaks."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +15,7 @@ def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     cache.clear()  # no test sees another's cached category tree or facets
+    caches["ratelimit"].clear()  # nor another's login or lookup counts
 
 
 @pytest.fixture(scope="session")

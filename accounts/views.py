@@ -6,6 +6,7 @@ Addresses are only ever looked up through the signed-in shopper, so another
 shopper's address id is a 404, exactly like a missing one.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,9 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from storefront.web import safe_next
+from storefront import ratelimit
+from storefront.web import client_ip, safe_next
 
 from . import services
+from .adapter import UNKNOWN_CLIENT
 from .forms import AddressForm, NewAddressForm, ProfileForm
 from .models import Address
 
@@ -163,3 +166,39 @@ def address_set_default(request: HttpRequest, pk: int) -> HttpResponse:
         % {"address": f"{address.recipient_name}, {address.town}"},
     )
     return redirect("accounts:address-list")
+
+
+def staff_login(request: HttpRequest) -> HttpResponse:
+    """The staff login (Django admin's), with failed attempts limited.
+
+    Failures are counted per client address and per client and account,
+    so a stranger's guesses lock out only the stranger: never another
+    client, and never a member of staff signing in from elsewhere.
+    """
+    from django.contrib import admin
+
+    address = client_ip(request) or UNKNOWN_CLIENT
+    account = f"{address}|{(request.POST.get('username') or '').strip().lower()[:254]}"
+    limits = (
+        ("staff-login", address, settings.STAFF_LOGIN_FAILURES_PER_CLIENT),
+        ("staff-login-account", account, settings.STAFF_LOGIN_FAILURES_PER_ACCOUNT),
+    )
+    if request.method == "POST" and any(
+        ratelimit.reached(action, key, limit=limit) for action, key, limit in limits
+    ):
+        request.method = "GET"  # show the empty form; check no password
+        response = admin.site.login(
+            request,
+            extra_context={
+                "too_many_tries": _(
+                    "Too many failed sign-ins from here. Please wait a few minutes and try again."
+                )
+            },
+        )
+        response.status_code = 429
+        return response
+    response = admin.site.login(request)
+    if request.method == "POST" and response.status_code == 200:  # the form came back: failed
+        for action, key, limit in limits:
+            ratelimit.hit(action, key, limit=limit, seconds=settings.STAFF_LOGIN_WINDOW_SECONDS)
+    return response

@@ -5,6 +5,7 @@ simulator); with ``DEBUG`` off, anything that must be configured for
 production is an error at start-up instead of a silent default.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -86,6 +87,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes (/healthz, /readyz, token scrapes of /metrics) answer before any host
+    # check or HTTPS redirect; then every other request is timed (storefront/observability.py).
+    "storefront.observability.ProbeMiddleware",
+    "storefront.observability.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
@@ -147,19 +152,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# CACHE: Redis when REDIS_URL is set (shared by gunicorn workers: login rate
-# limits, the Daraja token, thumbnails), otherwise per-process memory.
+# CACHE: Redis when REDIS_URL is set (shared by every process and machine:
+# the catalogue's pages, the Daraja token, thumbnails), otherwise memory per
+# process. Rate-limit counters live in a cache of their own
+# (RATELIMIT_REDIS_URL, by default REDIS_URL): give that Redis (or database)
+# no eviction, and the page cache maxmemory with allkeys-lru (docs/deploy.md).
+# Both keep the shop running when Redis is away (storefront/cache.py): the
+# page cache fails open, rate limits count per process until it's back.
 REDIS_URL = env("REDIS_URL")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "storefront"),
+RATELIMIT_REDIS_URL = env("RATELIMIT_REDIS_URL", REDIS_URL)
+CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", "storefront")
+# Entries a per-process memory cache keeps (the oldest go first).
+CACHE_MAX_ENTRIES = env_int("CACHE_MAX_ENTRIES", 2000)
+
+
+def _cache(alias, url, fallback):
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": alias,
+            "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES},
         }
+    return {
+        "BACKEND": "storefront.cache.ResilientRedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {"FALLBACK": fallback},
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = {
+    "default": _cache("default", REDIS_URL, "none"),
+    "ratelimit": _cache("ratelimit", RATELIMIT_REDIS_URL, "local"),
+}
 
 # AUTH
 AUTHENTICATION_BACKENDS = [
@@ -175,7 +200,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# Failed logins: 10 a minute per client address, 5 in 5 minutes per account
+# and client (accounts/adapter.py: a stranger can't lock a shopper out).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# The staff login (/staff/login/): failures per client, and per client and account.
+STAFF_LOGIN_FAILURES_PER_CLIENT = env_int("STAFF_LOGIN_FAILURES_PER_CLIENT", 10)
+STAFF_LOGIN_FAILURES_PER_ACCOUNT = env_int("STAFF_LOGIN_FAILURES_PER_ACCOUNT", 5)
+STAFF_LOGIN_WINDOW_SECONDS = env_int("STAFF_LOGIN_WINDOW_SECONDS", 300)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
@@ -188,7 +220,8 @@ USE_TZ = True
 
 # STATIC AND MEDIA
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (scripts/build.sh; nginx may serve it on a VM).
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -201,6 +234,59 @@ STORAGES = {
     },
 }
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+# --- MEDIA STORAGE (begin) ---------------------------------------------------
+# Where uploads (product pictures, avatars) and their thumbnails live. "local"
+# (the default) keeps them in MEDIA_ROOT on this machine; "s3" puts them in an
+# S3-compatible bucket (Amazon S3, Cloudflare R2, DigitalOcean Spaces, MinIO)
+# through django-storages, so every web instance sees the same files.
+# sorl-thumbnail writes to and reads from STORAGES["default"] (its
+# THUMBNAIL_STORAGE is "default") and keeps its records in the database
+# (cached_db key-value store), so thumbnails are shared across instances too.
+MEDIA_STORAGES = ("local", "s3")
+MEDIA_STORAGE = (env("MEDIA_STORAGE", "local") or "").strip().lower()
+if MEDIA_STORAGE not in MEDIA_STORAGES:
+    raise ImproperlyConfigured(
+        f"MEDIA_STORAGE={MEDIA_STORAGE!r} is not one of {', '.join(MEDIA_STORAGES)}: "
+        "use local (files in MEDIA_ROOT) or s3 (an S3-compatible bucket)."
+    )
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL")  # unset for Amazon S3
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME")
+# Unset keys leave boto3 its own credential chain (e.g. an instance role).
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY")
+AWS_S3_CUSTOM_DOMAIN = env("AWS_S3_CUSTOM_DOMAIN")  # a public or CDN host for media URLs
+AWS_S3_URL_PROTOCOL = env("AWS_S3_URL_PROTOCOL", "https:")  # of custom-domain URLs
+# Product pictures are public: plain URLs, no signatures that expire.
+AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
+AWS_LOCATION = (env("AWS_LOCATION", "media") or "").strip("/")  # "/" for the bucket's root
+# Only for stores that make objects public by ACL (DigitalOcean Spaces:
+# public-read); Amazon and R2 make a bucket public by policy or setting.
+AWS_DEFAULT_ACL = env("AWS_DEFAULT_ACL")
+AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE")  # "path" for a MinIO without domain
+# Uploads get a new name instead of replacing a file of the same name, so a
+# stored picture never changes: browsers and CDNs may keep it for a year.
+AWS_S3_FILE_OVERWRITE = False
+AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=31536000, immutable"}
+if MEDIA_STORAGE == "s3":
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured(
+            "MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME, the bucket that holds product "
+            "pictures, avatars and thumbnails (and AWS_S3_ENDPOINT_URL for R2, Spaces or "
+            "MinIO). Set it, or MEDIA_STORAGE=local to keep media in MEDIA_ROOT."
+        )
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+    # Media come from the bucket; the shop never serves them from disk.
+    SERVE_MEDIA = False
+    # The storage builds each file's URL; MEDIA_URL names the same place.
+    _media_host = (
+        f"{AWS_S3_URL_PROTOCOL}//{AWS_S3_CUSTOM_DOMAIN}"
+        if AWS_S3_CUSTOM_DOMAIN
+        else f"{(AWS_S3_ENDPOINT_URL or 'https://s3.amazonaws.com').rstrip('/')}/"
+        f"{AWS_STORAGE_BUCKET_NAME}"
+    )
+    MEDIA_URL = f"{_media_host}/{AWS_LOCATION}/" if AWS_LOCATION else f"{_media_host}/"
+# --- MEDIA STORAGE (end) -----------------------------------------------------
 
 # THUMBNAILS
 THUMBNAIL_FORMAT = "WEBP"
@@ -236,6 +322,33 @@ SMS_BACKEND = env(
 
 # TASKS
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- BACKGROUND WORK (begin) -------------------------------------------------
+# Workers (manage.py worker) note a heartbeat every WORKER_HEARTBEAT_SECONDS;
+# the scheduler (manage.py scheduler) wakes every SCHEDULER_TICK_SECONDS, puts
+# back a task whose worker has been silent for WORKER_DEAD_AFTER_SECONDS (or
+# that has run longer than TASK_MAX_RUNNING_SECONDS), and gives it up after
+# TASK_MAX_REQUEUES such returns. See shop/jobs.py.
+WORKER_HEARTBEAT_SECONDS = float(env("WORKER_HEARTBEAT_SECONDS", "10"))
+WORKER_DEAD_AFTER_SECONDS = float(env("WORKER_DEAD_AFTER_SECONDS", "60"))
+TASK_MAX_RUNNING_SECONDS = float(env("TASK_MAX_RUNNING_SECONDS", "3600"))
+TASK_MAX_REQUEUES = env_int("TASK_MAX_REQUEUES", 3)
+SCHEDULER_TICK_SECONDS = float(env("SCHEDULER_TICK_SECONDS", "15"))
+# A failing send (SMTP, SMS, Daraja query) is tried again after
+# TASK_RETRY_BASE_SECONDS, doubling each time up to TASK_RETRY_MAX_SECONDS,
+# TASK_RETRY_ATTEMPTS times in all (storefront/jobs.py).
+TASK_RETRY_ATTEMPTS = env_int("TASK_RETRY_ATTEMPTS", 8)
+TASK_RETRY_BASE_SECONDS = float(env("TASK_RETRY_BASE_SECONDS", "60"))
+TASK_RETRY_MAX_SECONDS = float(env("TASK_RETRY_MAX_SECONDS", "3600"))
+# The scheduler's periodic jobs: sweeps every so many seconds, daily jobs at
+# an hour of shop time (the low-stock report at LOW_STOCK_REPORT_HOUR).
+EXPIRE_ORDERS_EVERY_SECONDS = env_int("EXPIRE_ORDERS_EVERY_SECONDS", 300)
+RECONCILE_PAYMENTS_EVERY_SECONDS = env_int("RECONCILE_PAYMENTS_EVERY_SECONDS", 300)
+CLEAR_SESSIONS_HOUR = env_int("CLEAR_SESSIONS_HOUR", 3)
+PRUNE_TASKS_HOUR = env_int("PRUNE_TASKS_HOUR", 4)
+# Finished task results and job runs are deleted after this many days.
+TASK_RESULTS_KEEP_DAYS = env_int("TASK_RESULTS_KEEP_DAYS", 14)
+# --- BACKGROUND WORK (end) ---------------------------------------------------
 
 # SECURITY (switched on by environment, on by default in production)
 SECURE_PROXY_SSL_HEADER = (
@@ -410,6 +523,65 @@ MPESA_CALLBACK_ALLOWED_IPS = env_list(
     "196.201.213.44,196.201.212.127,196.201.212.138,196.201.212.129,196.201.212.136,"
     "196.201.212.74,196.201.212.69",
 )
-# X-Forwarded-For is believed only when the request comes from one of these
-# (the shop's own reverse proxies); otherwise REMOTE_ADDR is the source.
+# X-Forwarded-For is believed only as far as these wrote it: the shop's own
+# reverse proxies, as addresses or CIDR ranges ("10.0.0.0/8,127.0.0.1").
+# storefront.web.client_ip reads it, and every throttle and rate limit (the
+# login library's included) counts by what it returns.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES has {_proxy!r}, which is not an address or a CIDR range "
+            "(e.g. 10.0.0.0/8, 127.0.0.1, ::1)."
+        ) from None
+
+# --- OBSERVABILITY (begin) ---------------------------------------------------
+# /healthz, /readyz and /metrics, Server-Timing, request metrics, Sentry and
+# JSON logs (storefront/observability.py, health.py, metrics.py, logging.py;
+# README "Health and metrics"). OBSERVABILITY=0 switches off the per-request
+# work (Server-Timing and request metrics) unless each is set on its own.
+OBSERVABILITY = env_bool("OBSERVABILITY", True)
+SERVER_TIMING = env_bool("SERVER_TIMING", OBSERVABILITY)
+METRICS_ENABLED = env_bool("METRICS_ENABLED", OBSERVABILITY)
+# One log line per request from the shop itself (gunicorn's access log is the
+# main one; this one is for runserver).
+ACCESS_LOG = env_bool("ACCESS_LOG", False)
+# Bearer token for Prometheus at /metrics; unset: staff only.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+# /readyz reports the worker as degraded past this heartbeat age (seconds).
+WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 300)
+# The balancer probes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [
+    *globals().get("SECURE_REDIRECT_EXEMPT", []),
+    r"^healthz$",
+    r"^readyz$",
+]
+# LOG_FORMAT=json: every line one JSON object (storefront/logging.py).
+LOG_FORMAT = (env("LOG_FORMAT", "plain") or "").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+if LOG_FORMAT == "json":
+    LOGGING["formatters"]["json"] = {"()": "storefront.logging.JsonFormatter"}
+    for _handler in LOGGING["handlers"].values():
+        if _handler.get("formatter") == "plain":
+            _handler["formatter"] = "json"
+LOGGING["loggers"].setdefault(
+    "storefront.access", {"handlers": ["console"], "level": "INFO", "propagate": False}
+)
+# Errors to Sentry when SENTRY_DSN is set; nothing is sent otherwise.
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration()],
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+        release=env("SENTRY_RELEASE"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
+        send_default_pii=False,
+    )
+# --- OBSERVABILITY (end) -----------------------------------------------------

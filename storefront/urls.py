@@ -4,6 +4,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.static import serve
 
+from accounts import views as account_views
 from shop import views as shop_views
 from shop.sitemaps import SITEMAPS
 
@@ -12,6 +13,7 @@ admin.site.site_title = f"{settings.SITE_NAME} staff"
 admin.site.index_title = "Run the shop"
 
 urlpatterns = [
+    path("staff/login/", account_views.staff_login, name="staff-login"),
     path("staff/", include("shop.staff")),  # the dashboard, before the admin's own pages
     path("staff/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -1,6 +1,7 @@
 """Small helpers shared by views and services."""
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,19 +16,46 @@ def int_or_none(value) -> int | None:
         return None
 
 
+@lru_cache(maxsize=4)
+def _networks(proxies: tuple[str, ...]) -> tuple:
+    """Parse TRUSTED_PROXIES: addresses and CIDR ranges (settings refuse bad ones)."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies if p != "unix")
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
+
+
 def client_ip(request) -> str | None:
-    """Return the caller's address, believing X-Forwarded-For only from our proxies."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if address in settings.TRUSTED_PROXIES:
+    """Return the caller's address: the one every throttle and rate limit counts.
+
+    X-Forwarded-For is believed only as far as it was written by the shop's
+    own proxies (``TRUSTED_PROXIES``: addresses or CIDR ranges): the hops are
+    read from the right, and the first one that isn't a trusted proxy is the
+    client. A request on a unix socket (no ``REMOTE_ADDR``) can only come
+    from a process on this machine, which is the proxy in front of it, so
+    its header is read the same way. None when no address can be told.
+    """
+    cached = getattr(request, "_client_ip", False)
+    if cached is not False:
+        return cached
+    address = request.META.get("REMOTE_ADDR", "") or ""
+    if not address or _is_trusted_proxy(address):
         hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         for hop in reversed([h for h in hops if h]):
-            if hop not in settings.TRUSTED_PROXIES:
-                address = hop
+            address = hop
+            if not _is_trusted_proxy(hop):
                 break
     try:
-        return str(ipaddress.ip_address(address))
+        found = str(ipaddress.ip_address(address))
     except ValueError:
-        return None
+        found = None
+    request._client_ip = found
+    return found
 
 
 def _plain(url: str) -> bool:

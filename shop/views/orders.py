@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
+from storefront import ratelimit
 from storefront.web import client_ip
 
 from .. import services
@@ -35,12 +35,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _find_throttled(request: HttpRequest) -> bool:
-    key = f"shop:order-find:{client_ip(request)}"
-    cache.add(key, 0, FIND_WINDOW)
-    try:
-        return cache.incr(key) > FIND_ATTEMPTS
-    except ValueError:  # expired between add and incr
-        return False
+    return not ratelimit.hit(
+        "order-find", str(client_ip(request)), limit=FIND_ATTEMPTS, seconds=FIND_WINDOW
+    )
 
 
 @require_POST
