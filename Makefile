@@ -7,25 +7,37 @@ SIMULATOR_PORT ?= 8001
 # The development environment: DEBUG on, SQLite, console email, the simulator.
 DEV_ENV := DEBUG=1 MPESA_ENVIRONMENT=simulator MPESA_BASE_URL=http://127.0.0.1:$(SIMULATOR_PORT) SITE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev css chromium migrate demo lint clean
+.PHONY: run test install install-dev css chromium migrate demo lint clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs come from the lock files (exact versions, hashes checked); a
+# requirements file naming a package its lock doesn't pin stops here.
+$(VENV)/.installed: requirements.lock $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements.lock requirements-dev.lock requirements.txt requirements-dev.txt $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python scripts/check_lock.py
 	touch $@ $(VENV)/.installed
+
+# Write requirements.lock and requirements-dev.lock again from requirements*.txt
+# (pins already in a lock are kept unless a requirement rules them out).
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock"
+lock: $(BIN)/python
+	[ -x $(BIN)/uv ] || $(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(LOCK_COMPILE) requirements.txt -o requirements.lock
+	$(LOCK_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+	$(MAKE) install
 
 install: $(VENV)/.installed-dev
 
 css: $(VENV)/.installed-dev
-	$(BIN)/python scripts/tw_sources.py
-	$(BIN)/tailwindcss -i tailwind/input.css -o static/css/app.css --minify
+	PYTHON=$(BIN)/python scripts/build.sh css
 
 migrate: $(VENV)/.installed-dev
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
