@@ -550,8 +550,6 @@ METRICS_ENABLED = env_bool("METRICS_ENABLED", OBSERVABILITY)
 ACCESS_LOG = env_bool("ACCESS_LOG", False)
 # Bearer token for Prometheus at /metrics; unset: staff only.
 METRICS_TOKEN = env("METRICS_TOKEN", "")
-# /readyz reports the worker as degraded past this heartbeat age (seconds).
-WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 300)
 # The balancer probes over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [
     *globals().get("SECURE_REDIRECT_EXEMPT", []),

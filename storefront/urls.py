@@ -7,12 +7,17 @@ from django.views.static import serve
 from accounts import views as account_views
 from shop import views as shop_views
 from shop.sitemaps import SITEMAPS
+from storefront import health, metrics, observability
 
 admin.site.site_header = f"{settings.SITE_NAME} staff"
 admin.site.site_title = f"{settings.SITE_NAME} staff"
 admin.site.index_title = "Run the shop"
 
 urlpatterns = [
+    # Usually answered by storefront.observability.ProbeMiddleware first, whatever the Host.
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("staff/login/", account_views.staff_login, name="staff-login"),
     path("staff/", include("shop.staff")),  # the dashboard, before the admin's own pages
     path("staff/", admin.site.urls),
