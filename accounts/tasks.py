@@ -3,14 +3,15 @@
 from django.conf import settings
 from django_tasks import task
 
-from storefront import emails
+from storefront import emails, jobs
 
 from .models import User
 
 
 @task()
+@jobs.retry(on=(OSError,))
 def send_welcome_email(user_id: int) -> None:
-    """Welcome a new shopper, with where to start."""
+    """Welcome a new shopper, with where to start (tried again while mail is down)."""
     user = User.objects.get(pk=user_id)
     if not user.email:
         return

@@ -1,7 +1,8 @@
 """Run the development processes side by side; Ctrl-C stops them all.
 
-The shop (runserver), the background task worker, and the Daraja simulator
-when it is installed: the same processes as the Procfile, for one laptop.
+The shop (runserver), the background task worker, the scheduler of the
+periodic jobs, and the Daraja simulator when it is installed: the same
+processes as the Procfile, for one laptop.
 """
 
 import os
@@ -18,7 +19,8 @@ simulator_port = os.environ.get("SIMULATOR_PORT", "8001")
 
 commands = {
     "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}"],
-    "worker": [python, "manage.py", "db_worker", "--no-reload"],
+    "worker": [python, "manage.py", "worker"],
+    "scheduler": [python, "manage.py", "scheduler"],
 }
 if (ROOT / "payments" / "simulator" / "__main__.py").exists():
     commands["daraja-simulator"] = [

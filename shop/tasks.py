@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
-from storefront import emails, sms
+from storefront import emails, jobs, sms
 
 from . import services
 from .models import Order, ProductVariant
@@ -36,8 +37,15 @@ SMS = {
 
 
 @task()
+@jobs.retry(on=(OSError,))
 def send_order_email(order_id: int, kind: str) -> None:
-    """Email the shopper about their order (one of ``EMAILS``)."""
+    """Email the shopper about their order (one of ``EMAILS``).
+
+    Tried again later while the mail server can't be reached (``OSError``
+    covers ``smtplib.SMTPException``). A worker killed between the send and
+    the end of the task makes it run again: the shopper may then get the
+    email twice, never zero times.
+    """
     if kind not in EMAILS:
         raise ValueError(f"unknown order email {kind!r}")
     order = Order.objects.get(pk=order_id)
@@ -63,8 +71,12 @@ def send_order_email(order_id: int, kind: str) -> None:
 
 
 @task()
+@jobs.retry(on=(sms.SmsError, OSError))
 def send_order_sms(order_id: int, kind: str) -> None:
-    """Text the shopper's M-Pesa phone about their order (``paid``, ``shipped``)."""
+    """Text the shopper's M-Pesa phone about their order (``paid``, ``shipped``).
+
+    Tried again later while the SMS gateway refuses or can't be reached.
+    """
     order = Order.objects.get(pk=order_id)
     shipment = order.shipments.newest()
     receipt = order.payment_attempts.receipts()
@@ -97,8 +109,15 @@ def next_report_time(now: datetime | None = None) -> datetime:
 
 
 @task()
-def send_low_stock_report(reschedule: bool = True) -> int:
-    """Email staff the variants running out; queue tomorrow's report. Return the count."""
+@jobs.retry(on=(OSError,))
+def send_low_stock_report(reschedule: bool = False) -> int:
+    """Email staff the variants running out; return the count.
+
+    The scheduler (``manage.py scheduler``) queues it once a day at
+    ``LOW_STOCK_REPORT_HOUR``; a failed send is tried again and never stops
+    the next day's. *reschedule* is accepted for reports queued by older
+    releases and ignored.
+    """
     variants = low_stock_variants()
     recipients = settings.STAFF_EMAILS or list(
         get_user_model()
@@ -118,8 +137,6 @@ def send_low_stock_report(reschedule: bool = True) -> int:
                 + "?stock=low",
             },
         )
-    if reschedule:
-        send_low_stock_report.using(run_after=next_report_time()).enqueue()
     return len(variants)
 
 
@@ -127,3 +144,10 @@ def send_low_stock_report(reschedule: bool = True) -> int:
 def expire_order_task(order_id: int) -> bool:
     """Expire the order if it is still unpaid when its time is up."""
     return services.expire_order(order_id=order_id)
+
+
+@task()
+@jobs.retry(on=(DatabaseError,))
+def expire_overdue_orders_task() -> int:
+    """Expire every unpaid order past its window (the scheduler's sweep); return how many."""
+    return services.expire_overdue_orders()

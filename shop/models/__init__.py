@@ -16,6 +16,7 @@ from .catalogue import (
     ProductVariant,
     TimeStampedModel,
 )
+from .jobs import JobRun, WorkerHeartbeat
 from .orders import (
     DeliveryZone,
     Order,
@@ -38,6 +39,7 @@ __all__ = [
     "CartLine",
     "Category",
     "DeliveryZone",
+    "JobRun",
     "Order",
     "OrderEvent",
     "OrderLine",
@@ -53,4 +55,5 @@ __all__ = [
     "ShipmentUpdate",
     "TimeStampedModel",
     "WishlistItem",
+    "WorkerHeartbeat",
 ]
