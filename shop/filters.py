@@ -111,3 +111,43 @@ class ProductFilter(django_filters.FilterSet):
         if self.cleaned.get("q"):
             return queryset  # search ranks best matches first
         return queryset.order_by(*SORTS["featured"][1])
+
+
+#: Listing pages deeper than this are rendered for each request, never stored:
+#: with the cleaned filters, this bounds the entries one listing can make.
+MAX_STORED_PAGE = 20
+
+
+def listing_query(data) -> list[tuple[str, str]]:
+    """Return a listing URL's parameters as its form cleans them, in one order.
+
+    The listing's HTML depends on these alone: invalid values and unknown
+    parameters are dropped, lists sorted, numbers written one way.
+    """
+    cleaned = ProductFilter(data, queryset=ProductVariant.objects.none()).cleaned
+    query: list[tuple[str, str]] = []
+    search = " ".join((cleaned.get("q") or "").split())
+    if search:
+        query.append(("q", search))
+    for name in ("brand", "v"):
+        query.extend((name, value) for value in sorted(set(cleaned.get(name) or [])))
+    for name in ("min_price", "max_price"):
+        if cleaned.get(name) is not None:
+            query.append((name, format(cleaned[name].normalize(), "f")))
+    if cleaned.get("in_stock"):
+        query.append(("in_stock", "true"))
+    if cleaned.get("sort"):
+        query.append(("sort", cleaned["sort"]))
+    page = listing_page(data)
+    if page > 1:
+        query.append(("page", str(page)))
+    return query
+
+
+def listing_page(data) -> int:
+    """Return the page number a listing URL asks for (1 when it asks none or nonsense)."""
+    try:
+        page = int(str(data.get("page", "")).strip())
+    except ValueError:
+        return 1
+    return max(page, 1)

@@ -3,7 +3,9 @@
 The catalogue pages spend most of their time rendering product cards
 (thumbnails, wishlist forms) and running the queries behind them. The parts
 that are the same for every visitor are rendered once and kept in the cache
-under the page's full URL, stamped with the *catalogue version*. Every
+under the page's path and *cleaned* parameters (what its form accepted:
+junk or tracking parameters make no new entry), stamped with the
+*catalogue version*. Every
 change to the catalogue bumps the version (``catalogue_changed``, called by
 the receivers in ``shop.signals`` and by the catalogue services), which
 makes every entry stamped before stale at once; the next request renders
@@ -34,6 +36,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache as memoize
@@ -42,9 +45,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.http import QueryDict
 from django.middleware.csrf import get_token
 from django.template import loader
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import WishlistItem
@@ -192,10 +197,27 @@ def _sources_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def _key(request, name: str) -> str:
+def _key(request, name: str, query: str) -> str:
     shape = repr([_sources_digest(), *(getattr(settings, s, None) for s in _SETTINGS)])
-    url = request.build_absolute_uri()
+    url = request.build_absolute_uri(request.path) + "?" + query
     return f"shop:fragment:{name}:" + hashlib.sha256(f"{shape} {url}".encode()).hexdigest()
+
+
+@contextmanager
+def _asked_as(request, query: str):
+    """Let the request carry only *query* while its fragment renders.
+
+    What a stored page shows, its links included, then depends on the cleaned
+    parameters alone: a tracking tag or junk parameter in one shopper's URL
+    neither makes a new entry nor ends up in the links served to others.
+    """
+    saved = request.GET, request.META.get("QUERY_STRING", "")
+    request.GET = QueryDict(query)
+    request.META["QUERY_STRING"] = query
+    try:
+        yield
+    finally:
+        request.GET, request.META["QUERY_STRING"] = saved
 
 
 def _cache_is_shared() -> bool:
@@ -238,14 +260,25 @@ def _personalise(fragment: Fragment, request) -> Fragment:
     return Fragment(parts, fragment.product_ids, fragment.data, fragment.expires)
 
 
-def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
-    """Return the page part *name* for the request's URL, from the cache if stored.
+def fragment(
+    request,
+    name: str,
+    build: Callable[[], Fragment],
+    *,
+    query: list[tuple[str, str]],
+    store: bool = True,
+) -> Fragment:
+    """Return the page part *name* for the request's path and *query*, from the cache if stored.
 
-    *build* renders it (with ``render_part``) when it is missing, and may
-    raise Http404. Its result is stored unless it shows a product on the
-    shopper's wishlist; an entry showing one is not served to that shopper.
+    *query* is the request's parameters as the page's form cleaned them (the
+    page shows nothing else of the query string): the entry's key, and all
+    *build* sees of ``request.GET``. *build* renders the part (with
+    ``render_part``) when it is missing, and may raise Http404. Its result is
+    stored unless *store* is false or it shows a product on the shopper's
+    wishlist; an entry showing one is not served to that shopper.
     """
-    key = _key(request, name)
+    encoded = urlencode(query)
+    key = _key(request, name, encoded)
     # One round trip: the version, when it changed, and the entry, which is
     # used only if it was stored under the current version.
     found = cache.get_many([VERSION_KEY, CHANGED_KEY, key])
@@ -264,8 +297,9 @@ def fragment(request, name: str, build: Callable[[], Fragment]) -> Fragment:
             stored["parts"], frozenset(stored["product_ids"]), stored["data"], stored["expires"]
         )
     if entry is None:
-        entry = build()
-        seconds = _lifetime(changed_at, entry.expires)
+        with _asked_as(request, encoded):
+            entry = build()
+        seconds = _lifetime(changed_at, entry.expires) if store else 0
         if seconds > 0 and not saved.intersection(entry.product_ids):
             stored = {
                 "version": version,

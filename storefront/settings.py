@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "storefront.observability.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "storefront.security.SecurityHeadersMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "shop.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,7 +149,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: the in-memory test database is shared-cache, whose
     # table locks fail a writer at once (no busy wait) while another thread
     # reads, as the live server does when a callback arrives mid-poll.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "db.sqlite3-test")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("SQLITE_TEST_NAME", str(BASE_DIR / "db.sqlite3-test"))
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -239,9 +242,12 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 # (the default) keeps them in MEDIA_ROOT on this machine; "s3" puts them in an
 # S3-compatible bucket (Amazon S3, Cloudflare R2, DigitalOcean Spaces, MinIO)
 # through django-storages, so every web instance sees the same files.
-# sorl-thumbnail writes to and reads from STORAGES["default"] (its
-# THUMBNAIL_STORAGE is "default") and keeps its records in the database
-# (cached_db key-value store), so thumbnails are shared across instances too.
+# sorl-thumbnail writes to and reads from STORAGES["default"] and keeps its
+# records in the database (cached in the cache), so every instance finds the
+# thumbnails another made.
+# Said here, though they are sorl's defaults, because shared thumbnails rest on them.
+THUMBNAIL_STORAGE = "default"
+THUMBNAIL_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
 MEDIA_STORAGES = ("local", "s3")
 MEDIA_STORAGE = (env("MEDIA_STORAGE", "local") or "").strip().lower()
 if MEDIA_STORAGE not in MEDIA_STORAGES:
@@ -365,6 +371,50 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Requests above this size are refused with 413 (storefront/security.py);
+# deploy/nginx/shop.conf's client_max_body_size says the same.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024)
+# Forms without files stay small: Django's own limit on the rest of a body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Content-Security-Policy: scripts only from our own static files (htmx
+# included; no page has an inline script or handler). Inline style
+# attributes stay allowed (templates use a few, htmx adds its indicator
+# style). Pictures may come from the media host (S3, a CDN).
+_media_origin = "/".join(MEDIA_URL.split("/")[:3]) if "://" in MEDIA_URL else ""
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src 'self' data: {_media_origin}".strip(),
+            "font-src 'self'",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            "object-src 'none'",
+        ]
+    ),
+)
+# The staff pages add the one inline handler of the export page (its
+# "select all" box), by hash.
+STAFF_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'",
+    "script-src 'self' 'unsafe-hashes' 'sha256-wid4zL8fR53ZYy1ljOepzR77Dn6vWUUxuNnnWWBP3I8='",
+)
+# Pages about one person (their orders, cart, checkout, wishlist, account,
+# the staff's pages): "Cache-Control: private, no-store".
+PRIVATE_PATH_PREFIXES = (
+    "/orders/",
+    "/cart/",
+    "/checkout/",
+    "/wishlist/",
+    "/account/",
+    "/accounts/",
+    "/staff/",
+)
 
 # LOGGING
 LOGGING = {
@@ -561,6 +611,9 @@ LOG_FORMAT = (env("LOG_FORMAT", "plain") or "").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
 if LOG_FORMAT == "json":
+    import logging
+
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text
     LOGGING["formatters"]["json"] = {"()": "storefront.logging.JsonFormatter"}
     for _handler in LOGGING["handlers"].values():
         if _handler.get("formatter") == "plain":

@@ -17,7 +17,8 @@ def snapshot():
     )
 
 
-def test_demo_catalogue_is_realistic_and_idempotent(capsys):
+def test_demo_catalogue_is_realistic_and_idempotent(capsys, settings):
+    settings.DEBUG = True  # as make run
     call_command("seed_demo")
     first = snapshot()
     categories, brands, products, variants, images, _ = first
@@ -51,3 +52,17 @@ def test_demo_delivery_zones_start_with_nairobi_at_200():
     assert services.delivery_quote(county="Nairobi", subtotal=Decimal("5000")).fee == Decimal("200")
     assert services.delivery_quote(county="Nairobi", subtotal=Decimal("10000")).fee == 0
     assert services.delivery_quote(county="Turkana", subtotal=Decimal("5000")).fee == Decimal("500")
+
+
+def test_with_debug_off_the_demo_staff_login_needs_asking_for(capsys, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.DEBUG = False
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "No demo staff login" in out and "duka-staff-2026" not in out
+    assert not get_user_model().objects.filter(is_staff=True).exists()
+
+    call_command("seed_demo", demo_staff_login=True)
+    assert "staff@duka.test" in capsys.readouterr().out
+    assert get_user_model().objects.get(is_staff=True).email == "staff@duka.test"

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from storefront.htmx import wants_fragment
+from storefront.web import int_or_none
 
 from .. import fragments, recently_viewed
-from ..filters import SORT_CHOICES, ProductFilter
+from ..filters import MAX_STORED_PAGE, SORT_CHOICES, ProductFilter, listing_page, listing_query
 from ..fragments import Fragment
 from ..models import (
     AttributeValue,
@@ -77,7 +78,7 @@ def card_queryset():
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    page = fragments.fragment(request, "home", lambda: _home_fragment(request))
+    page = fragments.fragment(request, "home", lambda: _home_fragment(request), query=[])
     recent = attach_primary_images(_products_in_order(recently_viewed.product_ids(request)))
     return render(request, "shop/home.html", {"page": page, "recently_viewed": recent})
 
@@ -139,7 +140,13 @@ def _listing(
     The listing (filters, cards, pagination) comes from the fragment cache;
     *find* runs only to render it, and may raise Http404.
     """
-    listing = fragments.fragment(request, "listing", lambda: _listing_fragment(request, find()))
+    listing = fragments.fragment(
+        request,
+        "listing",
+        lambda: _listing_fragment(request, find()),
+        query=listing_query(request.GET),
+        store=listing_page(request.GET) <= MAX_STORED_PAGE,
+    )
     if wants_fragment(request, "listing"):
         return HttpResponse(listing["listing"])
     return render(
@@ -301,10 +308,15 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if wants_fragment(request, "buy-box"):
         box = fragments.fragment(
-            request, "buy-box", lambda: _product_fragment(request, slug, buy_box_only=True)
+            request,
+            "buy-box",
+            lambda: _product_fragment(request, slug, buy_box_only=True),
+            query=_product_query(request),
         )
         return HttpResponse(box["buy-box"])
-    page = fragments.fragment(request, "product", lambda: _product_fragment(request, slug))
+    page = fragments.fragment(
+        request, "product", lambda: _product_fragment(request, slug), query=_product_query(request)
+    )
     product_id = page.data["product_id"]
     viewed_ids = [i for i in recently_viewed.product_ids(request) if i != product_id]
     context = {
@@ -315,6 +327,12 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     response = render(request, "shop/product_detail.html", context)
     recently_viewed.remember(request, response, product_id)
     return response
+
+
+def _product_query(request: HttpRequest) -> list[tuple[str, str]]:
+    """A product page shows one thing of its query string: the variant asked for."""
+    variant = int_or_none(request.GET.get("variant"))
+    return [("variant", str(variant))] if variant is not None and variant > 0 else []
 
 
 def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = False) -> Fragment:

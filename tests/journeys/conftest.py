@@ -38,9 +38,19 @@ def catalogue(transactional_db):
 
 @pytest.fixture
 def page_errors(page):
-    """Collect uncaught JavaScript errors on *page*; a journey asserts none."""
+    """Collect uncaught JavaScript errors and Content-Security-Policy refusals on *page*.
+
+    A journey asserts none: a script, style or picture the policy blocks is
+    reported by Chromium on the console, not as a page error.
+    """
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
     return errors
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -16,14 +17,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--products", type=int, default=0, help="synthetic products to add")
         parser.add_argument("--no-staff", action="store_true", help="skip the demo staff login")
+        parser.add_argument(
+            "--demo-staff-login",
+            action="store_true",
+            help="create the demo staff login even with DEBUG off (its password is public)",
+        )
 
-    def handle(self, *args, products: int, no_staff: bool, **options):
+    def handle(self, *args, products: int, no_staff: bool, demo_staff_login: bool, **options):
         created = demo.seed_catalogue()
         self.stdout.write(f"Demo catalogue: {created} products created.")
         if products:
             added = demo.seed_synthetic_products(products)
             self.stdout.write(f"Synthetic products: {added} created.")
-        if not no_staff:
+        if not no_staff and not settings.DEBUG and not demo_staff_login:
+            self.stdout.write(
+                self.style.WARNING(
+                    "No demo staff login: DEBUG is off, and its password is public. Create "
+                    "staff with `manage.py createsuperuser`, or pass --demo-staff-login."
+                )
+            )
+        elif not no_staff:
             User = get_user_model()
             user, made = User.objects.get_or_create(
                 username="staff",
