@@ -112,6 +112,7 @@ SHOP_ENV=(
   "SITE_URL=http://127.0.0.1:$PORT"
   "DATABASE_URL=$( [ -n "$SQLITE" ] && echo "sqlite:///$SQLITE" || echo "postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB")"
   "REDIS_URL=$REDIS" "CACHE_KEY_PREFIX=storefront-bench-$DB"
+  "OBSERVABILITY=${OBSERVABILITY:-1}"  # OBSERVABILITY=0 bash bench/run.sh: without timing and metrics
 )
 shop() { (cd "$ROOT" && env "${SHOP_ENV[@]}" "$@"); }
 psql_q() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -Atqc "$1"; }
