@@ -269,7 +269,8 @@ AWS_LOCATION = (env("AWS_LOCATION", "media") or "").strip("/")  # "/" for the bu
 # Only for stores that make objects public by ACL (DigitalOcean Spaces:
 # public-read); Amazon and R2 make a bucket public by policy or setting.
 AWS_DEFAULT_ACL = env("AWS_DEFAULT_ACL")
-AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE")  # "path" for a MinIO without domain
+# botocore's choice (path-style on an endpoint, virtual-hosted on Amazon) unless set.
+AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE")
 # Uploads get a new name instead of replacing a file of the same name, so a
 # stored picture never changes: browsers and CDNs may keep it for a year.
 AWS_S3_FILE_OVERWRITE = False
@@ -284,14 +285,38 @@ if MEDIA_STORAGE == "s3":
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
     # Media come from the bucket; the shop never serves them from disk.
     SERVE_MEDIA = False
-    # The storage builds each file's URL; MEDIA_URL names the same place.
-    _media_host = (
-        f"{AWS_S3_URL_PROTOCOL}//{AWS_S3_CUSTOM_DOMAIN}"
-        if AWS_S3_CUSTOM_DOMAIN
-        else f"{(AWS_S3_ENDPOINT_URL or 'https://s3.amazonaws.com').rstrip('/')}/"
-        f"{AWS_STORAGE_BUCKET_NAME}"
-    )
-    MEDIA_URL = f"{_media_host}/{AWS_LOCATION}/" if AWS_LOCATION else f"{_media_host}/"
+    # MEDIA_URL is where the storage's URLs start (the CSP's img-src and the
+    # cached pages' keys read it). botocore makes unsigned URLs path-style on
+    # a custom endpoint and virtual-hosted on Amazon; for any other
+    # addressing style, ask botocore itself (no request is sent).
+    _media_prefix = f"{AWS_LOCATION}/" if AWS_LOCATION else ""
+    if AWS_S3_CUSTOM_DOMAIN:
+        MEDIA_URL = f"{AWS_S3_URL_PROTOCOL}//{AWS_S3_CUSTOM_DOMAIN}/{_media_prefix}"
+    elif AWS_S3_ADDRESSING_STYLE in (None, "auto", "path") and AWS_S3_ENDPOINT_URL:
+        MEDIA_URL = f"{AWS_S3_ENDPOINT_URL.rstrip('/')}/{AWS_STORAGE_BUCKET_NAME}/{_media_prefix}"
+    elif AWS_S3_ADDRESSING_STYLE in (None, "auto"):
+        MEDIA_URL = f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com/{_media_prefix}"
+    else:
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+
+        _unsigned = Config(
+            signature_version=UNSIGNED, s3={"addressing_style": AWS_S3_ADDRESSING_STYLE}
+        )
+        MEDIA_URL = (
+            boto3.session.Session()
+            .client(
+                "s3",
+                region_name=AWS_S3_REGION_NAME,
+                endpoint_url=AWS_S3_ENDPOINT_URL,
+                config=_unsigned,
+            )
+            .generate_presigned_url(
+                "get_object", Params={"Bucket": AWS_STORAGE_BUCKET_NAME, "Key": "-"}
+            )
+            .removesuffix("-")
+        ) + _media_prefix
 # --- MEDIA STORAGE (end) -----------------------------------------------------
 
 # THUMBNAILS

@@ -1,0 +1,1 @@
+"""Test support shared across apps: real servers the tests start themselves."""
