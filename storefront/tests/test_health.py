@@ -201,3 +201,29 @@ def test_the_probes_are_routed_urls_too(settings):
     client = Client()
     assert client.get("/healthz").content == b"ok\n"
     assert client.get("/readyz").json()["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_reports_redis_down_for_the_shops_own_caches(settings):
+    """Both caches fail open or fall back, so only a direct ping tells; readiness stays."""
+    from tests.support.redis import redis_server
+
+    with redis_server() as server:
+        settings.CACHES = {
+            alias: {
+                "BACKEND": "storefront.cache.ResilientRedisCache",
+                "LOCATION": server.url,
+                "OPTIONS": {"FALLBACK": fallback},
+            }
+            for alias, fallback in (("default", "none"), ("ratelimit", "local"))
+        }
+        body = Client().get("/readyz").json()
+        assert body["checks"]["cache:default"]["ok"] is True
+        assert body["checks"]["cache:ratelimit"]["ok"] is True
+        server.stop()
+        response = Client().get("/readyz")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert body["checks"]["cache:default"]["ok"] is False
+        assert body["checks"]["cache:ratelimit"]["ok"] is False
