@@ -215,7 +215,8 @@ def queue_due_jobs(*, now: datetime | None = None, claimed_by: str = "") -> list
                 run.task_id = str(result.id)
                 run.save(update_fields=["task_id"])
         except IntegrityError:
-            continue  # another scheduler claimed this slot first
+            logger.debug("Job %s: another scheduler claimed this slot first", job.name)
+            continue
         except Exception:
             logger.exception("Could not queue job %s at %s", job.name, now.isoformat())
             continue

@@ -25,6 +25,7 @@ from storefront.jobs import backoff_seconds, given_up_count
 from tests.support.smtp import SmtpServer
 
 from .factories import make_product
+from .threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +196,19 @@ def test_each_slot_is_queued_once_and_a_missed_one_is_caught_up_once(settings):
     for run in JobRun.objects.all():
         assert DBTaskResult.objects.filter(pk=run.task_id).count() == 1
     assert DBTaskResult.objects.count() == JobRun.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schedulers_racing_for_the_same_slots_queue_each_once():
+    """Four at the same instant: the (job, slot) insert lets one of them have each slot."""
+    now = timezone.now()
+    results = run_in_threads(
+        *[lambda name=name: jobs.queue_due_jobs(now=now, claimed_by=name) for name in "abcd"]
+    )
+    assert not [r for r in results if isinstance(r, Exception)]
+    claimed = sorted(run.job for runs in results for run in runs)
+    assert claimed == sorted(job.name for job in jobs.scheduled_jobs())
+    assert JobRun.objects.count() == DBTaskResult.objects.count() == len(claimed)
 
 
 def test_a_job_that_cannot_be_queued_stops_neither_the_others_nor_its_next_slot(settings, caplog):
