@@ -7,7 +7,7 @@ SIMULATOR_PORT ?= 8001
 # The development environment: DEBUG on, SQLite, console email, the simulator.
 DEV_ENV := DEBUG=1 MPESA_ENVIRONMENT=simulator MPESA_BASE_URL=http://127.0.0.1:$(SIMULATOR_PORT) SITE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev css chromium migrate demo lint clean lock
+.PHONY: run test install install-dev css chromium nginx migrate demo lint clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,14 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install css chromium
+# Debian's nginx in front of two shop instances (tests/deploy/test_instances.py).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "Installing Debian's nginx for the deployment tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }
+
+test: install css chromium nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
