@@ -654,3 +654,56 @@ def test_a_wrong_command_in_the_guide_would_be_caught(command):
     words = shlex.split(command.removeprefix("sudo "))
     with pytest.raises(AssertionError):
         check_guide_command(words)
+
+
+def test_the_guides_nginx_lines_render_a_config_nginx_accepts(tmp_path):
+    """Run the guide's export and envsubst lines (this machine's paths) and nginx -t."""
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        pytest.skip("nginx is not installed (make test installs Debian's)")
+    if not shutil.which("envsubst"):
+        pytest.skip("envsubst (gettext-base) is not installed")
+    block = next(
+        b for b in re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S) if "envsubst" in b
+    )
+    lines = [line for line in block.splitlines() if line.startswith(("export ", "envsubst "))]
+    assert len(lines) == 2
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", tmp_path / "key.pem", "-out", tmp_path / "cert.pem"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    swaps = {
+        "/etc/letsencrypt/live/shop.example.co.ke/fullchain.pem": str(tmp_path / "cert.pem"),
+        "/etc/letsencrypt/live/shop.example.co.ke/privkey.pem": str(tmp_path / "key.pem"),
+        "/srv/shop/staticfiles": str(tmp_path / "static"),
+        "/srv/shop/media": str(tmp_path / "media"),
+        "SHOP_HTTP_LISTEN=80": f"SHOP_HTTP_LISTEN=127.0.0.1:{free_port()}",
+        "SHOP_LISTEN='443 ssl'": f"SHOP_LISTEN='127.0.0.1:{free_port()} ssl'",
+        "> shop.nginx": f"> {tmp_path / 'shop.nginx'}",
+    }
+    script = "\n".join(lines)
+    for old, new in swaps.items():
+        assert old in script, old
+        script = script.replace(old, new)
+    subprocess.run(["bash", "-euc", script], cwd=ROOT, check=True)
+    rendered = (tmp_path / "shop.nginx").read_text()
+    assert "${SHOP_" not in rendered
+    assert "server unix:/run/shop/gunicorn.sock;" in rendered
+    temp = "".join(
+        f"{kind}_temp_path {tmp_path / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'};\n"
+        "events {}\n"
+        f"http {{ include /etc/nginx/mime.types; access_log off; {temp}\n"
+        f"include {tmp_path / 'shop.nginx'}; }}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    checked = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
