@@ -8,6 +8,7 @@ the VM's own and are left out; restore.sh creates the database itself).
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -205,3 +206,58 @@ def test_an_order_and_its_picture_survive_backup_and_restore(tmp_path, restored_
         timeout=60,
     )
     assert again.returncode == 1 and "already has" in again.stderr
+
+
+def test_a_bucket_is_backed_up_and_restored_with_aws_s3_sync(tmp_path, restored_database):
+    """MEDIA_STORAGE=s3: the scripts copy the bucket with the AWS CLI (moto's S3 here)."""
+    if not shutil.which("aws"):
+        pytest.skip("the AWS CLI (aws) is not installed: the bucket branch can't run")
+    from tests.support.s3 import (
+        ACCESS_KEY_ID,
+        REGION,
+        SECRET_ACCESS_KEY,
+        create_bucket,
+        s3_client,
+        s3_server,
+    )
+
+    with s3_server() as endpoint:
+        create_bucket(endpoint, "shop-media")
+        create_bucket(endpoint, "shop-media-restored")
+        client = s3_client(endpoint)
+        client.put_object(Bucket="shop-media", Key="media/products/p.jpg", Body=b"\xff\xd8jpeg")
+        client.put_object(Bucket="shop-media", Key="media/cache/ab/cd/t.webp", Body=b"RIFFwebp")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(connection.settings_dict["NAME"]),
+            "MEDIA_STORAGE": "s3",
+            "AWS_STORAGE_BUCKET_NAME": "shop-media",
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_S3_REGION_NAME": REGION,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        }
+        backed_up = subprocess.run(
+            ["scripts/backup.sh", str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert backed_up.returncode == 0, backed_up.stderr
+        folder = Path(backed_up.stdout.strip().splitlines()[-1])
+        assert (folder / "media/media/products/p.jpg").read_bytes() == b"\xff\xd8jpeg"
+
+        env.update(
+            DATABASE_URL=database_url(restored_database),
+            AWS_STORAGE_BUCKET_NAME="shop-media-restored",
+        )
+        restored = subprocess.run(
+            ["scripts/restore.sh", str(folder)], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        listed = client.list_objects_v2(Bucket="shop-media-restored")["Contents"]
+        assert sorted(o["Key"] for o in listed) == [
+            "media/cache/ab/cd/t.webp",
+            "media/products/p.jpg",
+        ]
+        body = client.get_object(Bucket="shop-media-restored", Key="media/products/p.jpg")["Body"]
+        assert body.read() == b"\xff\xd8jpeg"
