@@ -13,6 +13,7 @@
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 
 
 class SecurityHeadersMiddleware:
@@ -39,5 +40,5 @@ class SecurityHeadersMiddleware:
             if policy:
                 response["Content-Security-Policy"] = policy
         if path.startswith(settings.PRIVATE_PATH_PREFIXES):
-            response["Cache-Control"] = "private, no-store"
+            patch_cache_control(response, private=True, no_store=True)
         return response
