@@ -1,5 +1,7 @@
 """Account pages: overview, profile, addresses, ownership, query bounds, admin."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core.cache import cache
@@ -141,7 +143,10 @@ class TestProfile:
         shopper.refresh_from_db()
         assert shopper.avatar.name.startswith("avatars/")
         page = shopper_client.get(reverse("accounts:profile")).content.decode()
-        assert shopper.avatar.url in page
+        # A small copy is shown, not the upload (up to 4000 px) shrunk by the browser.
+        src = re.search(r'<img src="([^"]+)" alt="Your profile photo"', page).group(1)
+        assert src.startswith("/media/cache/") and src.endswith(".webp")
+        assert shopper.avatar.url not in page
         assert "Remove the current profile photo" in page
 
     @pytest.mark.parametrize(
