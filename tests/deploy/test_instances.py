@@ -76,6 +76,10 @@ if not (os.environ.get("DATABASE_URL") or "").startswith(("postgres://", "postgr
     )
 if not os.access(NGINX, os.X_OK):
     pytest.skip(f"Debian's nginx is not installed at {NGINX} (make nginx)", allow_module_level=True)
+if not shutil.which("openssl"):
+    pytest.skip(
+        "openssl is not installed (the TLS site needs a certificate)", allow_module_level=True
+    )
 if not shutil.which("redis-server"):
     pytest.skip(
         "redis-server is not installed (apt-get install redis-server)", allow_module_level=True
