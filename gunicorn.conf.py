@@ -7,8 +7,9 @@ Read from the environment like the shop's own settings:
   request took (``%(M)s`` ms) and the client's address: the first hop of
   ``X-Forwarded-For`` not written by one of ``TRUSTED_PROXIES`` (addresses
   or CIDR ranges, the shop's own setting), read from the right and only
-  when the request came from such a proxy, as ``storefront.web.client_ip``
-  does; otherwise the socket's address. With ``LOG_FORMAT=json`` every line,
+  when the request came from such a proxy, by the same rule as
+  ``storefront.web.client_ip`` (``storefront/addresses.py``); otherwise the
+  socket's address. With ``LOG_FORMAT=json`` every line,
   access log included, is one JSON object (``storefront/logging.py``);
 - with ``PROMETHEUS_MULTIPROC_DIR`` set, the workers share their request
   metrics through files in that folder (prometheus_client's multiprocess
@@ -19,11 +20,12 @@ This file is read by the gunicorn master, before Django is set up: it
 imports nothing of Django.
 """
 
-import ipaddress
 import os
 from pathlib import Path
 
 from gunicorn.glogging import Logger
+
+from storefront.addresses import client_from, trusted_networks
 
 bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
@@ -37,39 +39,15 @@ _PROXIES = [p.strip() for p in (os.environ.get("TRUSTED_PROXIES") or "").split("
 forwarded_allow_ips = ",".join(_PROXIES) or "127.0.0.1,::1"
 
 
-def _networks(proxies: list[str]) -> tuple:
-    networks = []
-    for proxy in proxies:
-        try:
-            networks.append(ipaddress.ip_network(proxy, strict=False))
-        except ValueError:
-            continue  # the shop's settings refuse it with a message at start-up
-    return tuple(networks)
-
-
-_TRUSTED = _networks(_PROXIES)
-
-
-def _trusted(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in _TRUSTED)
+try:
+    _TRUSTED = trusted_networks(_PROXIES)
+except ValueError:
+    _TRUSTED = ()  # the shop's settings refuse it with a message at start-up
 
 
 def client_address(remote_addr: str, forwarded_for: str) -> str:
     """Return the client of a request as the access log shows it (see the module)."""
-    address = remote_addr or ""
-    if not address or _trusted(address):
-        for hop in reversed([h.strip() for h in (forwarded_for or "").split(",") if h.strip()]):
-            address = hop
-            if not _trusted(hop):
-                break
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return "-"
+    return client_from(remote_addr, forwarded_for, _TRUSTED) or "-"
 
 
 class AccessLogger(Logger):

@@ -5,12 +5,13 @@ simulator); with ``DEBUG`` off, anything that must be configured for
 production is an error at start-up instead of a silent default.
 """
 
-import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from storefront.addresses import trusted_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -605,7 +606,7 @@ MPESA_CALLBACK_ALLOWED_IPS = env_list(
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 for _proxy in TRUSTED_PROXIES:
     try:
-        ipaddress.ip_network(_proxy, strict=False)
+        trusted_networks([_proxy])
     except ValueError:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES has {_proxy!r}, which is not an address or a CIDR range "

@@ -1,11 +1,12 @@
 """Small helpers shared by views and services."""
 
-import ipaddress
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from storefront.addresses import client_from, trusted_networks
 
 
 def int_or_none(value) -> int | None:
@@ -18,44 +19,24 @@ def int_or_none(value) -> int | None:
 
 @lru_cache(maxsize=4)
 def _networks(proxies: tuple[str, ...]) -> tuple:
-    """Parse TRUSTED_PROXIES: addresses and CIDR ranges (settings refuse bad ones)."""
-    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies if p != "unix")
-
-
-def _is_trusted_proxy(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
+    return trusted_networks(proxies)  # settings refused bad ones at start-up
 
 
 def client_ip(request) -> str | None:
     """Return the caller's address: the one every throttle and rate limit counts.
 
-    X-Forwarded-For is believed only as far as it was written by the shop's
-    own proxies (``TRUSTED_PROXIES``: addresses or CIDR ranges): the hops are
-    read from the right, and the first one that isn't a trusted proxy is the
-    client. A request on a unix socket (no ``REMOTE_ADDR``) can only come
-    from a process on this machine, which is the proxy in front of it, so
-    its header is read the same way. None when no address can be told.
+    ``X-Forwarded-For`` is believed only as far as the shop's own proxies
+    (``TRUSTED_PROXIES``: addresses or CIDR ranges) wrote it; the rule is
+    ``storefront.addresses.client_from``. None when no address can be told.
     """
     cached = getattr(request, "_client_ip", False)
-    if cached is not False:
-        return cached
-    address = request.META.get("REMOTE_ADDR", "") or ""
-    if not address or _is_trusted_proxy(address):
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        for hop in reversed([h for h in hops if h]):
-            address = hop
-            if not _is_trusted_proxy(hop):
-                break
-    try:
-        found = str(ipaddress.ip_address(address))
-    except ValueError:
-        found = None
-    request._client_ip = found
-    return found
+    if cached is False:
+        cached = request._client_ip = client_from(
+            request.META.get("REMOTE_ADDR", ""),
+            request.META.get("HTTP_X_FORWARDED_FOR", ""),
+            _networks(tuple(settings.TRUSTED_PROXIES)),
+        )
+    return cached
 
 
 def _plain(url: str) -> bool:
