@@ -68,3 +68,14 @@ def normalise_kenyan_phone(raw: str) -> str:
     ):
         raise InvalidPhoneNumber
     return number
+
+
+def format_local_phone(number: str) -> str:
+    """Show a stored ``2547XXXXXXXX`` number as shoppers write it, ``0712 345 678``.
+
+    Anything not in the stored form is returned as it is.
+    """
+    if not isinstance(number, str) or not NORMALISED.fullmatch(number):
+        return number or ""
+    local = "0" + number[3:]
+    return f"{local[:4]} {local[4:7]} {local[7:]}"

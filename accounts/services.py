@@ -1,4 +1,4 @@
-"""Business rules of shoppers' accounts: profile details and delivery addresses.
+"""Business rules of shoppers' accounts: profile, delivery addresses, their data.
 
 Every write runs ``full_clean()`` before ``save()`` and raises
 ValidationError (keyed by field) with messages safe to show shoppers. Address
@@ -6,9 +6,15 @@ services look the address up through the shopper who owns it, so another
 shopper's address id raises ``Address.DoesNotExist`` exactly like a missing one.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from storefront import locks
 
@@ -196,3 +202,163 @@ def set_default_address(*, user: User, address_id: int) -> Address:
         address.full_clean()
         address.save(update_fields=["is_default", "updated"])
     return address
+
+
+# Your data (Data Protection Act, 2019: access, portability, deletion) --------
+
+
+class AccountNotDeletable(Exception):
+    """The account can't be deleted yet; ``reasons`` are safe to show the shopper."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class PersonalDataSource:
+    """What another app keeps about a shopper, and how to export or erase it.
+
+    *export*(user) returns JSON-ready data (DjangoJSONEncoder: Decimals and
+    datetimes are fine). *blockers*(user) returns reasons, safe to show, why
+    the account can't be deleted now; it runs first, inside the deletion's
+    transaction, after the user's row is locked, so it may take its own
+    locks (in ``storefront.locks`` order). *erase*(user) removes or detaches
+    the data, in the same transaction.
+    """
+
+    name: str
+    export: Callable[[User], Any]
+    erase: Callable[[User], None] | None = None
+    blockers: Callable[[User], list[str]] | None = None
+
+
+class PersonalDataSources:
+    """The registry the other apps hand their parts to at start-up.
+
+    accounts imports nothing of the shop: the shop registers its orders,
+    wishlist, cart and reviews here from ``ShopConfig.ready()``.
+    """
+
+    def __init__(self) -> None:
+        self._sources: dict[str, PersonalDataSource] = {}
+
+    def register(
+        self,
+        name: str,
+        *,
+        export: Callable[[User], Any],
+        erase: Callable[[User], None] | None = None,
+        blockers: Callable[[User], list[str]] | None = None,
+    ) -> None:
+        """Add (or replace) the source *name*; its export goes under that key."""
+        self._sources[name] = PersonalDataSource(name, export, erase, blockers)
+
+    def __iter__(self):
+        return iter(list(self._sources.values()))
+
+
+personal_data_sources = PersonalDataSources()
+
+
+def _profile_data(user: User) -> dict:
+    return {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": user.phone,
+        "profile_photo": user.avatar.url if user.avatar else "",
+        "date_joined": user.date_joined,
+        "last_login": user.last_login,
+    }
+
+
+def _address_data(user: User) -> list[dict]:
+    return [
+        {
+            "recipient_name": address.recipient_name,
+            "phone": address.phone,
+            "county": address.county_name,
+            "town": address.town,
+            "street": address.street,
+            "notes": address.notes,
+            "is_default": address.is_default,
+            "created": address.created,
+            "updated": address.updated,
+        }
+        for address in Address.objects.for_user(user)
+    ]
+
+
+def export_data(*, user: User) -> dict:
+    """Return everything the shop keeps about *user*, ready for JSON.
+
+    Profile and addresses come from here; orders (with lines and payment
+    receipts), wishlist, cart and reviews from the registered sources.
+    Reads only, locks nothing.
+    """
+    data: dict[str, Any] = {
+        "exported_at": timezone.now(),
+        "profile": _profile_data(user),
+        "addresses": _address_data(user),
+    }
+    for source in personal_data_sources:
+        data[source.name] = source.export(user)
+    return data
+
+
+def deletion_blockers(*, user: User) -> list[str]:
+    """Return why *user*'s account can't be deleted now (empty: it can be)."""
+    reasons = []
+    if user.is_staff or user.is_superuser:
+        reasons.append(_("Staff accounts are closed by an administrator, not from this page."))
+    for source in personal_data_sources:
+        if source.blockers is not None:
+            reasons.extend(source.blockers(user))
+    return reasons
+
+
+@transaction.atomic
+def delete_account(*, user: User) -> str:
+    """Remove *user*'s personal details and return the email they had.
+
+    Lock the user's row, then ask every source for blockers (each may lock
+    its own rows); raise AccountNotDeletable, changing nothing, if any. Then
+    every source erases its part (the shop detaches orders, which the tax
+    law makes it keep, and deletes wishlist, cart and reviews), saved
+    addresses and sign-in emails are deleted, and the user is anonymised:
+    name, email, phone and photo cleared, unusable password (every other
+    session is refused at its next request), inactive. The photo's file is
+    deleted, and the confirmation email queued, after commit.
+    """
+    from allauth.account.models import EmailAddress
+
+    from .tasks import send_account_deleted_email
+
+    locks.lock_user(user.pk)
+    user.refresh_from_db()
+    reasons = deletion_blockers(user=user)
+    if reasons:
+        raise AccountNotDeletable(reasons)
+    email, first_name, old_avatar = user.email, user.first_name, user.avatar.name
+    for source in personal_data_sources:
+        if source.erase is not None:
+            source.erase(user)
+    Address.objects.filter(user=user).delete()
+    EmailAddress.objects.filter(user=user).delete()
+    user.username = f"deleted-{user.pk}"
+    user.email = ""
+    user.first_name = ""
+    user.last_name = ""
+    user.phone = ""
+    user.avatar = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+    if old_avatar:
+        _delete_file_on_commit(user.avatar.storage, old_avatar)
+    if email:
+        transaction.on_commit(
+            lambda: send_account_deleted_email.enqueue(email=email, first_name=first_name)
+        )
+    return email

@@ -20,3 +20,17 @@ def send_welcome_email(user_id: int) -> None:
         to=[user.email],
         context={"user": user, "shop_url": settings.SITE_URL + "/products/"},
     )
+
+
+@task()
+@jobs.retry(on=(OSError,))
+def send_account_deleted_email(email: str, first_name: str = "") -> None:
+    """Confirm to a former shopper that their account and details were deleted.
+
+    The address is passed in: the account no longer has it.
+    """
+    emails.send_email(
+        "account_deleted",
+        to=[email],
+        context={"first_name": first_name, "privacy_url": settings.SITE_URL + "/pages/privacy/"},
+    )

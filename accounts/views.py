@@ -1,4 +1,4 @@
-"""Account pages: overview, profile and delivery addresses.
+"""Account pages: overview, profile, delivery addresses and "Your data".
 
 Thin function views: bind the form, call a service, redirect after a
 successful POST (with a message) or re-render the form with its errors.
@@ -6,15 +6,20 @@ Addresses are only ever looked up through the signed-in shopper, so another
 shopper's address id is a 404, exactly like a missing one.
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from storefront import ratelimit
@@ -166,6 +171,97 @@ def address_set_default(request: HttpRequest, pk: int) -> HttpResponse:
         % {"address": f"{address.recipient_name}, {address.town}"},
     )
     return redirect("accounts:address-list")
+
+
+# Your data ------------------------------------------------------------------
+
+#: Wrong passwords allowed on the delete page per shopper per window.
+DELETE_ATTEMPTS = 5
+DELETE_WINDOW = 300
+#: What a shopper without a password types to confirm the deletion.
+DELETE_WORD = "DELETE"
+
+
+class DeleteAccountForm(forms.Form):
+    """The deletion's confirmation: the password, or the typed word without one."""
+
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            self.fields["password"] = forms.CharField(
+                label=gettext_lazy("Type DELETE to confirm"), max_length=20
+            )
+
+    def clean_password(self) -> str:
+        value = self.cleaned_data["password"]
+        if self.user.has_usable_password():
+            if not self.user.check_password(value):
+                raise ValidationError(_("That is not your password."), code="password")
+        elif value.strip() != DELETE_WORD:
+            raise ValidationError(_("Type DELETE in capitals to confirm."), code="confirm")
+        return value
+
+
+@login_required
+@require_GET
+def your_data(request: HttpRequest) -> HttpResponse:
+    """Download your data, or see what deleting the account would do."""
+    blockers = services.deletion_blockers(user=request.user)
+    return render(request, "accounts/your_data.html", {"blockers": blockers})
+
+
+@login_required
+@require_GET
+def your_data_download(request: HttpRequest) -> HttpResponse:
+    """Everything the shop keeps about the shopper, as a JSON file."""
+    data = services.export_data(user=request.user)
+    response = JsonResponse(
+        data, encoder=DjangoJSONEncoder, json_dumps_params={"indent": 2, "ensure_ascii": False}
+    )
+    filename = f"{settings.SITE_NAME}-my-data-{timezone.localdate():%Y-%m-%d}.json"
+    filename = "".join(c if c.isalnum() or c in "-." else "-" for c in filename).lower()
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: HttpRequest) -> HttpResponse:
+    """Confirm with the password, then delete the account and sign out."""
+    user = request.user
+    form = DeleteAccountForm(request.POST or None, user=user)
+    blockers = services.deletion_blockers(user=user)
+    too_many_tries = False
+    if request.method == "POST" and not blockers:
+        key = str(user.pk)
+        if ratelimit.reached("account-delete", key, limit=DELETE_ATTEMPTS):
+            too_many_tries = True  # check no password
+            form = DeleteAccountForm(user=user)
+        elif form.is_valid():
+            try:
+                services.delete_account(user=user)
+            except services.AccountNotDeletable as exc:
+                blockers = exc.reasons
+            else:
+                logout(request)
+                messages.success(
+                    request,
+                    _("Your account has been deleted. We have emailed you a confirmation."),
+                )
+                return redirect("shop:home")
+        else:
+            ratelimit.hit("account-delete", key, limit=DELETE_ATTEMPTS, seconds=DELETE_WINDOW)
+    context = {"form": form, "blockers": blockers, "too_many_tries": too_many_tries}
+    return render(
+        request, "accounts/your_data_delete.html", context, status=429 if too_many_tries else 200
+    )
 
 
 def staff_login(request: HttpRequest) -> HttpResponse:

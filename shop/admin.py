@@ -21,6 +21,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    Page,
     Product,
     ProductImage,
     ProductSpecification,
@@ -31,6 +32,7 @@ from .models import (
     ShipmentUpdate,
 )
 from .models.orders import COUNTY_CHOICES
+from .models.pages import CORE_PAGES
 from .queries import forget_category_tree
 from .resources import (
     OrderResource,
@@ -571,3 +573,26 @@ class ReviewAdmin(admin.ModelAdmin):
     @admin.action(description="Hide the selected reviews")
     def hide(self, request, queryset):
         self._moderate(request, queryset, Review.Status.HIDDEN)
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    """The shop's own pages; the six the footer links to keep their address."""
+
+    list_display = ("title", "slug", "updated")
+    search_fields = ("title", "body")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("updated",)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.slug in CORE_PAGES:
+            return ("slug", "updated")
+        return self.readonly_fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None and obj.slug in CORE_PAGES else self.prepopulated_fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.slug in CORE_PAGES:
+            return False
+        return super().has_delete_permission(request, obj)

@@ -1,7 +1,7 @@
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from .models import Brand, Category, Product
+from .models import Brand, Category, Page, Product
 
 
 class StaticSitemap(Sitemap):
@@ -43,9 +43,21 @@ class BrandSitemap(Sitemap):
         return Brand.objects.only("slug").order_by("id")
 
 
+class PageSitemap(Sitemap):
+    changefreq = "monthly"
+    priority = 0.3
+
+    def items(self):
+        return Page.objects.only("slug", "updated").order_by("id")
+
+    def lastmod(self, obj):
+        return obj.updated
+
+
 SITEMAPS = {
     "static": StaticSitemap,
     "categories": CategorySitemap,
     "brands": BrandSitemap,
     "products": ProductSitemap,
+    "pages": PageSitemap,
 }

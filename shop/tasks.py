@@ -12,7 +12,7 @@ from django_tasks import task
 
 from storefront import emails, jobs, sms
 
-from . import services
+from . import receipts, services
 from .models import Order, ProductVariant
 from .order_access import order_link
 
@@ -66,6 +66,7 @@ def send_order_email(order_id: int, kind: str) -> None:
             "shipment": order.shipments.newest(),
             "refund": order.refunds.order_by("-created", "-id").first(),
             "order_url": settings.SITE_URL + order_link(order),
+            **receipts.email_context(order),  # VAT included, the receipt's link once paid
         },
     )
 

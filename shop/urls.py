@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalogue, checkout, orders, payment, reviews
+from .views import cart, catalogue, checkout, orders, pages, payment, reviews
 
 app_name = "shop"
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order-list"),
     path("orders/find/", orders.order_find, name="order-find"),
     path("orders/<str:number>/", orders.order_detail, name="order-detail"),
+    path("orders/<str:number>/receipt.pdf", orders.order_receipt, name="order-receipt"),
     path("orders/<str:number>/payment/", payment.payment_status, name="order-payment"),
     path(
         "orders/<str:number>/payment/resend/",
@@ -40,4 +41,5 @@ urlpatterns = [
         cart.wishlist_move_to_cart,
         name="wishlist-move-to-cart",
     ),
+    path("pages/<slug:slug>/", pages.page_detail, name="page"),
 ]

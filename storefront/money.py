@@ -32,13 +32,27 @@ def whole_shillings(value) -> int:
     return int(quantize(value).quantize(SHILLING, rounding=ROUND_CEILING))
 
 
-def format_kes(value) -> str:
-    """Format *value* as ``KES 12,999`` (cents shown only when non-zero)."""
+def format_kes(value, *, cents: bool = False) -> str:
+    """Format *value* as ``KES 12,999`` (cents shown only when non-zero).
+
+    With *cents*, always as ``KES 12,999.00`` (receipts and tax invoices).
+    """
     if value is None or value == "":
         return ""
     amount = quantize(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
-    if amount == amount.to_integral_value():
+    if not cents and amount == amount.to_integral_value():
         return f"KES {sign}{int(amount):,}"
     return f"KES {sign}{amount:,.2f}"
+
+
+def vat_included(amount, rate) -> Decimal:
+    """Return the VAT included in the VAT-inclusive *amount* at *rate* percent.
+
+    Prices are shown with VAT in them, so the VAT is ``amount × rate / (100 +
+    rate)`` (KES 11,600 at 16% includes KES 1,600), rounded once by the
+    shop's rule.
+    """
+    rate = to_decimal(rate)
+    return quantize(to_decimal(amount) * rate / (100 + rate))

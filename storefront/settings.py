@@ -6,6 +6,7 @@ production is an error at start-up instead of a silent default.
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -466,6 +467,10 @@ STAFF_EMAILS = env_list("STAFF_EMAILS")
 LOW_STOCK_REPORT_HOUR = env_int("LOW_STOCK_REPORT_HOUR", 7)
 # The shop's customer-care number, shown on order pages.
 SUPPORT_PHONE = env("SUPPORT_PHONE", "0700 000 000")
+# The shop's WhatsApp number (2547XXXXXXXX, for https://wa.me/…) and support
+# email, shown in the footer and on the contact page when set.
+SUPPORT_WHATSAPP = env("SUPPORT_WHATSAPP", "")
+SUPPORT_EMAIL = env("SUPPORT_EMAIL", "")
 # Unpaid orders expire (and release their stock) after this many minutes.
 ORDER_PAYMENT_MINUTES = env_int("ORDER_PAYMENT_MINUTES", 30)
 # What one shopper may hold unpaid (shop/services/limits.py): units of one
@@ -483,6 +488,22 @@ DEFAULT_DELIVERY_FEE = env("DEFAULT_DELIVERY_FEE", "500")
 # Paid orders not shipped this many days after payment are listed on the
 # staff's "Needs attention" page.
 SHIP_WITHIN_DAYS = env_int("SHIP_WITHIN_DAYS", 2)
+
+# --- RECEIPTS (begin) --------------------------------------------------------
+# Prices include VAT; receipts and order pages show the VAT they include at
+# VAT_RATE percent (Kenya's standard rate, 16). The PDF receipt / tax invoice
+# (shop/receipts.py) names the seller with these; KRA_PIN is the shop's KRA
+# PIN (left off the receipt while unset: set it in production).
+try:
+    VAT_RATE = Decimal(env("VAT_RATE", "16") or "16")
+except ArithmeticError as _bad_rate:
+    raise ImproperlyConfigured("VAT_RATE must be a percentage such as 16.") from _bad_rate
+if not VAT_RATE.is_finite() or not 0 <= VAT_RATE < 100:
+    raise ImproperlyConfigured(f"VAT_RATE={VAT_RATE} must be a percentage from 0 to 99.")
+KRA_PIN = env("KRA_PIN", "")
+BUSINESS_NAME = env("BUSINESS_NAME", SITE_NAME)
+BUSINESS_ADDRESS = env("BUSINESS_ADDRESS", "Nairobi, Kenya")
+# --- RECEIPTS (end) ----------------------------------------------------------
 
 # M-PESA (Daraja STK Push). "simulator" talks to the built-in Daraja
 # simulator (payments/simulator) on MPESA_BASE_URL; "sandbox" and

@@ -26,6 +26,7 @@ from .orders import (
     Shipment,
     ShipmentUpdate,
 )
+from .pages import Page
 from .reviews import Review
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "Page",
     "Product",
     "ProductImage",
     "ProductQuerySet",

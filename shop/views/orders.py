@@ -6,12 +6,15 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
 from storefront import ratelimit
 from storefront.web import client_ip
 
+from .. import receipts as receipt_pdf
 from .. import services
 from ..carts import current_cart
 from ..exceptions import IllegalTransition
@@ -93,8 +96,29 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         # Part of an order paid in parts may be in before the order is paid.
         "paid_so_far": services.fulfilment.paid_so_far(order) if order.is_open_for_payment else 0,
         "support_phone": settings.SUPPORT_PHONE,
+        "vat": receipt_pdf.order_vat(order),
+        "vat_rate": receipt_pdf.vat_rate_label(),
+        "has_receipt": receipt_pdf.has_receipt(order),
     }
     return render(request, "shop/order_detail.html", context)
+
+
+@require_GET
+def order_receipt(request: HttpRequest, number: str) -> HttpResponse:
+    """The paid order's receipt / tax invoice as a PDF download."""
+    order = order_for_request(request, number)
+    if not receipt_pdf.has_receipt(order):
+        messages.info(
+            request,
+            _("Order %(number)s has no receipt yet: we make it once the order is paid.")
+            % {"number": order.number},
+        )
+        return redirect(order.get_absolute_url())
+    response = HttpResponse(receipt_pdf.render_receipt(order), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"receipt-{order.number}.pdf"
+    )
+    return response
 
 
 @require_POST
