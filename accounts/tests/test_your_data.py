@@ -1,5 +1,6 @@
 """Your data: a shopper downloads what the shop keeps and deletes the account."""
 
+import io
 import json
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from accounts import services
 from accounts.models import Address, User
@@ -17,6 +19,7 @@ from payments.tests.factories import order_to_pay
 from shop import services as shop_services
 from shop.models import Cart, CartLine, Order, Review, WishlistItem
 from shop.models.catalogue import Product
+from shop.receipts import render_receipt
 from shop.tests.factories import make_product
 
 from .factories import PASSWORD, AddressFactory, UserFactory
@@ -213,6 +216,18 @@ def test_deletion_anonymises_the_shopper_and_keeps_the_orders(
     [message] = mail.outbox[-1:]
     assert message.to == ["wanjiku@example.com"]
     assert "deleted" in message.subject
+
+
+def test_a_kept_order_still_has_its_tax_invoice_without_the_person(shopper):
+    order = delivered_order(shopper)
+    services.delete_account(user=shopper)
+
+    pdf = render_receipt(Order.objects.get(pk=order.pk))
+
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert order.number in text and RECEIPT in text
+    for personal in ("Amina", "wanjiku", "amina@example.com", "Mpaka Road", "0708 374 149"):
+        assert personal not in text
 
 
 def test_deletion_signs_the_shopper_out_everywhere(client, shopper):

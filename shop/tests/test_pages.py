@@ -141,7 +141,7 @@ def test_the_delivery_page_lists_the_live_zones_and_fees(client):
     assert "KES 250" in client.get(page_url("delivery")).content.decode()
 
 
-def test_the_pages_are_public_and_cacheable(client):
+def test_the_pages_are_public_not_private(client):
     response = client.get(page_url("terms"))
     assert "no-store" not in response.get("Cache-Control", "")
 
