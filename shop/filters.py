@@ -9,6 +9,7 @@ from decimal import Decimal
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
 
 from .models import ProductVariant
 from .queries import search_products
@@ -50,6 +51,12 @@ class SlugListFilter(django_filters.Filter):
 
 class ProductFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search", max_length=100)
+    # Search for the words as typed: no correction of misspellings.
+    exact = django_filters.BooleanFilter(
+        method="filter_exact",
+        label=_("Search exactly as typed"),
+        widget=django_filters.widgets.BooleanWidget,  # 1/true or 0/false; junk is neither
+    )
     brand = SlugListFilter(method="filter_brand", label="Brand")
     v = SlugListFilter(method="filter_values", label="Options")
     min_price = django_filters.NumberFilter(
@@ -66,7 +73,10 @@ class ProductFilter(django_filters.FilterSet):
     )
 
     def filter_search(self, queryset, name, value):
-        return search_products(queryset, value)
+        return search_products(queryset, value, exact=bool(self.cleaned.get("exact")))
+
+    def filter_exact(self, queryset, name, value):
+        return queryset  # read by filter_search
 
     def filter_brand(self, queryset, name, value):
         return queryset.filter(brand__slug__in=value) if value else queryset
@@ -129,6 +139,8 @@ def listing_query(data) -> list[tuple[str, str]]:
     search = " ".join((cleaned.get("q") or "").split())
     if search:
         query.append(("q", search))
+        if cleaned.get("exact"):
+            query.append(("exact", "1"))
     for name in ("brand", "v"):
         query.extend((name, value) for value in sorted(set(cleaned.get(name) or [])))
     for name in ("min_price", "max_price"):

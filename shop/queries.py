@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 from django.urls import reverse
 
-from . import fragments
+from . import fragments, search
 from .models import AttributeValue, Brand, Category
 
 CATEGORY_TREE_KEY = "shop:category-tree:v2"
@@ -104,15 +104,17 @@ def forget_category_tree() -> None:
     cache.delete(CATEGORY_TREE_KEY)
 
 
-def search_products(queryset: QuerySet, query: str) -> QuerySet:
+def search_products(queryset: QuerySet, query: str, *, exact: bool = False) -> QuerySet:
     """Filter *queryset* to products matching *query*, best matches first.
 
-    On PostgreSQL: ranked full-text search over the product's search text;
-    when no product matches every word, trigram word similarity finds near
-    spellings instead ("samsnug", "galaxi"). On SQLite: every word must
-    appear somewhere in the search text.
+    Misspelt words are first corrected to the catalogue's own words
+    (``shop.search.correct_query``; none with *exact*). On PostgreSQL:
+    ranked full-text search over the product's search text; when no product
+    matches every word, trigram word similarity finds near spellings instead
+    ("samsnug", "galaxi"). On SQLite: every word must appear somewhere in
+    the search text.
     """
-    query = " ".join(query.split())[:100]
+    query = search.correct_query(query, exact=exact).searched
     if not query:
         return queryset
     if connection.vendor == "postgresql":
@@ -124,10 +126,10 @@ def search_products(queryset: QuerySet, query: str) -> QuerySet:
         )
 
         vector = SearchVector("search_text", config="simple")
-        search = SearchQuery(query, config="simple", search_type="websearch")
-        exact = queryset.annotate(search_vector=vector).filter(search_vector=search)
-        if exact.exists():
-            return exact.annotate(rank=SearchRank(vector, search)).order_by(
+        search_query = SearchQuery(query, config="simple", search_type="websearch")
+        exact_matches = queryset.annotate(search_vector=vector).filter(search_vector=search_query)
+        if exact_matches.exists():
+            return exact_matches.annotate(rank=SearchRank(vector, search_query)).order_by(
                 "-rank", "-units_sold", "-id"
             )
         return (
@@ -135,7 +137,7 @@ def search_products(queryset: QuerySet, query: str) -> QuerySet:
             .annotate(similarity=TrigramWordSimilarity(query, "search_text"))
             .order_by("-similarity", "-units_sold", "-id")
         )
-    for word in query.lower().split():
+    for word in query.split():
         queryset = queryset.filter(search_text__contains=word)
     return queryset
 

@@ -18,6 +18,7 @@ from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -37,6 +38,7 @@ from ..models import (
     Review,
 )
 from ..queries import category_tree, facets_for, search_products
+from ..search import Correction, correct_query
 
 CARD_FIELDS = (
     "id",
@@ -130,6 +132,7 @@ class Scope:
     facet_key: str
     facet_products: QuerySet | None = None
     is_search: bool = False
+    correction: Correction | None = None
 
 
 def _listing(
@@ -187,6 +190,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
         "selected_values": set(product_filter.cleaned.get("v") or []),
         "query": query,
         "is_search": scope.is_search,
+        "correction": scope.correction,
         "list_url": request.path,
         "facets": facets,
     }
@@ -210,13 +214,20 @@ def product_list(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     def find() -> Scope:
         query = (request.GET.get("q") or "").strip()
-        cleaned_query = " ".join(query.split())[:100].lower()
+        # Asked as the cleaned parameters (shop.fragments): "1" or absent.
+        correction = correct_query(query, exact=request.GET.get("exact") == "1")
+        searched = correction.searched
+        if correction.changed and not correction.exact:
+            title = _("Results for “%(query)s”") % {"query": searched}
+        else:
+            title = f"Results for “{query[:100]}”" if query else "Search"
         return Scope(
             card_queryset(),
-            f"Results for “{query[:100]}”" if query else "Search",
-            facet_key=f"search:{cleaned_query}",
-            facet_products=search_products(card_queryset(), cleaned_query),
+            title,
+            facet_key=f"search:{'exact:' if correction.exact else ''}{searched}",
+            facet_products=search_products(card_queryset(), query, exact=correction.exact),
             is_search=True,
+            correction=correction if query else None,
         )
 
     return _listing(request, find)

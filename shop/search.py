@@ -1,0 +1,287 @@
+"""Search that forgives: shoppers' misspellings corrected to the catalogue's words.
+
+The catalogue's own words make the vocabulary: brand, product and category
+names (the words a correction may lead to), every other word of the
+products' search text (known, so never corrected, and a correction's last
+resort), and a few words shoppers use for kinds the catalogue names
+otherwise ("powerbank" for "power bank", "earphones" for "earbuds"). It is
+built with one query at most once per catalogue version, shared through the
+cache (``fragments.versioned``) and kept by each process while the version
+stands.
+
+``correct_query`` leaves every word the plain search would find alone.
+Another word is split into two catalogue words ("smarttv" → "smart tv"),
+joined with its neighbour ("play station" → "playstation"), or replaced by
+the nearest catalogue word: one edit away for words of up to five letters,
+two for longer ones, a swap of neighbouring letters counting as one edit
+(optimal string alignment, the restricted Damerau-Levenshtein distance:
+"iphnoe" → "iphone", "sprak" → "spark"). Words with digits or other
+signs (models, SKUs, sizes) are never corrected.
+"""
+
+import re
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import fragments
+from .models import Product
+
+VOCABULARY_KEY = "shop:search-vocabulary:v1"
+VOCABULARY_SECONDS = 60 * 60
+MAX_QUERY_CHARS = 100
+MAX_SUGGESTIONS = 3
+
+#: Words shoppers use for a kind of product, and the catalogue's words for
+#: it. Used only when the shopper's word is not in the catalogue and all of
+#: the catalogue's words are.
+KIND_SYNONYMS = {
+    "powerbank": "power bank",
+    "powerbanks": "power banks",
+    "earphones": "earbuds",
+    "earphone": "earbuds",
+    "earpods": "earbuds",
+    "headset": "headphones",
+    "headsets": "headphones",
+    "headphone": "headphones",
+    "cellphone": "phone",
+    "cellphones": "phones",
+    "mobile": "phone",
+    "mobiles": "phones",
+    "notebook": "laptop",
+    "notebooks": "laptops",
+    "television": "tv",
+    "televisions": "tvs",
+    "telly": "tv",
+    "smartwatch": "watch",
+    "smartwatches": "watch",
+    "charging": "charger",
+    "adaptor": "adapter",
+    "console": "playstation",
+}
+
+_WORD = re.compile(r"[^\W\d_]+")  # runs of letters, in any script
+
+
+@dataclass
+class Vocabulary:
+    """The catalogue's words, as ``correct_query`` needs them."""
+
+    #: Every word of the products' search text, joined by spaces: a query word
+    #: found in it (as a whole word or part of one) is one the search finds.
+    text: str
+    #: Brand, product and category names and kind synonyms, with how many
+    #: products use each: the words corrections lead to, most used first.
+    names: dict[str, int]
+    #: The other words of the search text, with their counts.
+    others: dict[str, int]
+    #: Every word, for splitting and joining.
+    words: frozenset[str] = field(default_factory=frozenset)
+
+    def knows(self, word: str) -> bool:
+        return word in self.text
+
+
+def _count(counts: dict[str, int], text: str) -> set[str]:
+    words = set(_WORD.findall(text.lower()))
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+    return words
+
+
+def build_vocabulary() -> Vocabulary:
+    """Read the active products' words: one query."""
+    names: dict[str, int] = {}
+    everything: dict[str, int] = {}
+    rows = Product.objects.active().values_list(
+        "name", "brand__name", "category__name", "category__parent__name", "search_text"
+    )
+    for name, brand, category, parent, search_text in rows.iterator(chunk_size=2000):
+        _count(names, " ".join(w for w in (name, brand, category, parent) if w))
+        _count(everything, search_text or "")
+    for word in names:
+        everything.setdefault(word, names[word])
+    for synonym, meaning in KIND_SYNONYMS.items():
+        if synonym not in everything and all(w in everything for w in meaning.split()):
+            names.setdefault(synonym, 0)
+    others = {w: n for w, n in everything.items() if w not in names}
+    return Vocabulary(
+        text=" ".join(sorted(everything)),
+        names=dict(sorted(names.items(), key=lambda item: (-item[1], item[0]))),
+        others=dict(sorted(others.items(), key=lambda item: (-item[1], item[0]))),
+        words=frozenset(everything),
+    )
+
+
+# The vocabulary this process built or fetched last, with its version.
+_built: tuple[int, Vocabulary] | None = None
+
+
+def vocabulary() -> Vocabulary:
+    """Return the catalogue's vocabulary for the current catalogue version.
+
+    No query while the version stands (one cache read); one query when the
+    catalogue changed and no process has built it for the new version yet.
+    """
+    global _built
+    version, changed_at = fragments.catalogue_version()
+    built = _built
+    if built is not None and built[0] == version:
+        return built[1]
+    found = fragments.versioned(VOCABULARY_KEY, build_vocabulary, VOCABULARY_SECONDS)
+    if time.time() >= changed_at + fragments.SETTLE_SECONDS:
+        _built = (version, found)
+    return found
+
+
+def forget_vocabulary() -> None:
+    global _built
+    _built = None
+
+
+def distance(a: str, b: str, limit: int) -> int:
+    """Return the edits from *a* to *b* (a neighbour swap is one), or *limit* + 1 past it."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, before[j - 2] + 1)
+            current[j] = value
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+def edit_limit(word: str) -> int:
+    return 1 if len(word) <= 5 else 2
+
+
+def nearest(word: str, candidates: dict[str, int], limit: int) -> list[tuple[int, str]]:
+    """Return (distance, word) for the *candidates* within *limit*, nearest and most used first."""
+    found = []
+    for order, candidate in enumerate(candidates):
+        if candidate != word and abs(len(candidate) - len(word)) <= limit:
+            edits = distance(word, candidate, limit)
+            if edits <= limit:
+                found.append((edits, order, candidate))
+    return [(edits, candidate) for edits, _, candidate in sorted(found)]
+
+
+def _correctable(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha()
+
+
+def _meaning(word: str, vocab: Vocabulary) -> str:
+    """Return the catalogue's words for *word* when it is a kind synonym."""
+    return KIND_SYNONYMS[word] if word in KIND_SYNONYMS and word in vocab.names else word
+
+
+def correct_word(word: str, vocab: Vocabulary) -> str:
+    """Return the catalogue's word(s) for one query *word*, or *word* itself."""
+    if not _correctable(word) or vocab.knows(word):
+        return word
+    if word in vocab.names:  # a kind synonym
+        return _meaning(word, vocab)
+    splits = [
+        (word[:k], word[k:])
+        for k in range(2, len(word) - 1)
+        if word[:k] in vocab.names and word[k:] in vocab.names
+    ]
+    if splits:
+        first, second = max(splits, key=lambda s: vocab.names[s[0]] + vocab.names[s[1]])
+        return f"{first} {second}"
+    limit = edit_limit(word)
+    for candidates in (vocab.names, vocab.others):
+        found = nearest(word, candidates, limit)
+        if found:
+            return _meaning(found[0][1], vocab)
+    return word
+
+
+def clean_query(query: str) -> str:
+    """Return *query* as search reads it: one space between words, lower case, at most 100 chars."""
+    return " ".join(query.split())[:MAX_QUERY_CHARS].lower()
+
+
+@dataclass
+class Correction:
+    """What the shopper asked for, and what the shop searched for."""
+
+    original: str
+    corrected: str
+    exact: bool = False
+    vocab: Vocabulary | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def changed(self) -> bool:
+        return self.corrected != self.original
+
+    @property
+    def searched(self) -> str:
+        return self.original if self.exact else self.corrected
+
+    @cached_property
+    def suggestions(self) -> list[str]:
+        """Return up to three queries near this one that use the catalogue's words.
+
+        For the page that found nothing: each word the catalogue does not
+        know is replaced by one of its nearest catalogue names (a little
+        further than a correction reaches).
+        """
+        vocab = self.vocab
+        if vocab is None:
+            return []
+        words = self.searched.split()
+        found: list[tuple[int, int, str]] = []
+        if self.exact and self.changed:
+            found.append((0, 0, self.corrected))
+        for index, word in enumerate(words):
+            if not _correctable(word) or vocab.knows(word):
+                continue
+            for edits, candidate in nearest(word, vocab.names, edit_limit(word) + 1)[:3]:
+                replaced = [*words[:index], _meaning(candidate, vocab), *words[index + 1 :]]
+                found.append((edits, index, " ".join(replaced)))
+        suggestions = []
+        for _, _, query in sorted(found, key=lambda item: (item[0], item[1])):
+            if query not in suggestions and query != self.searched:
+                suggestions.append(query)
+        return suggestions[:MAX_SUGGESTIONS]
+
+
+def correct_query(query: str, *, exact: bool = False) -> Correction:
+    """Return the correction of *query* (``corrected`` is the cleaned query when it needs none).
+
+    With *exact*, nothing is corrected (``searched`` is the shopper's query),
+    but the vocabulary is still at hand for suggestions.
+    """
+    original = clean_query(query)
+    if not original:
+        return Correction(original, original, exact)
+    vocab = vocabulary()
+    words = original.split()
+    corrected: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        joined = word + following
+        if (
+            following
+            and _correctable(word)
+            and following.isalpha()
+            and joined in vocab.names
+            and not (word in vocab.words and following in vocab.words)
+        ):
+            corrected.append(_meaning(joined, vocab))
+            index += 2
+            continue
+        corrected.append(correct_word(word, vocab))
+        index += 1
+    return Correction(original, " ".join(corrected), exact, vocab)
