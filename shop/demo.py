@@ -5,8 +5,10 @@ and created only when missing, so running it twice changes nothing.
 ``seed_synthetic_products(n)`` adds *n* generated products for benchmarks.
 """
 
+import functools
 import hashlib
 import io
+import math
 import random
 from decimal import Decimal
 
@@ -14,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from . import services
 from .models import (
@@ -410,49 +412,421 @@ def _stock_for(sku: str) -> int:
     return 5 + digest % 40
 
 
-def _picture(label: str, colour: str, size: int = 800) -> ContentFile:
-    """Draw a simple product picture locally with Pillow (no downloads)."""
-    image = Image.new("RGB", (size, size), "#f1f5f9")
-    draw = ImageDraw.Draw(image)
-    draw.rounded_rectangle(
-        (size * 0.3, size * 0.12, size * 0.7, size * 0.82), radius=size // 14, fill=colour
-    )
-    draw.rounded_rectangle(
-        (size * 0.33, size * 0.17, size * 0.67, size * 0.74), radius=size // 30, fill="#e2e8f0"
-    )
-    draw.text((size * 0.08, size * 0.88), label[:48], fill="#0f172a", font_size=size // 22)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=82)
-    return ContentFile(buffer.getvalue(), name=f"{slugify(label)[:60]}.jpg")
+# --- Demo pictures -------------------------------------------------------------
+# Each product is drawn locally with Pillow (no downloads) as its kind of
+# device, in the colour its variant is named after. The kind comes from the
+# product's category; a colour or category missing from the tables below is
+# an error, not a silent grey.
+
+#: Every colour named by a demo variant, as RGB.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "Arctic Purple": (170, 150, 210),
+    "Aurora Purple": (150, 110, 200),
+    "Awesome Lilac": (196, 178, 226),
+    "Awesome Navy": (36, 48, 92),
+    "Basaltic Dark": (40, 42, 46),
+    "Black": (28, 28, 30),
+    "Black Titanium": (52, 52, 54),
+    "Blue": (58, 112, 204),
+    "Blue Black": (32, 40, 64),
+    "Charcoal": (56, 58, 62),
+    "Comet Green": (70, 150, 110),
+    "Cosmic Red": (180, 30, 40),
+    "Cyan": (40, 180, 200),
+    "Cyber White": (236, 236, 238),
+    "Glowing Black": (30, 32, 38),
+    "Glowing Blue": (60, 120, 190),
+    "Gold": (212, 180, 120),
+    "Graphite": (70, 72, 76),
+    "Graphite Gray": (84, 86, 90),
+    "Gravity Black": (26, 26, 30),
+    "Gray": (128, 130, 134),
+    "Horizon Gold": (214, 180, 110),
+    "Ice Blue": (170, 210, 235),
+    "Lavender": (190, 170, 220),
+    "Light Blue": (150, 190, 230),
+    "Lunar Frost": (206, 218, 228),
+    "Marble Grey": (178, 176, 172),
+    "Matte Grey": (110, 112, 116),
+    "Meteorite Grey": (90, 92, 96),
+    "Midnight": (30, 36, 48),
+    "Midnight Black": (22, 22, 28),
+    "Midnight Blue": (30, 44, 80),
+    "Mint": (170, 224, 200),
+    "Mint Green": (160, 214, 180),
+    "Moonlight White": (236, 238, 242),
+    "Natural Titanium": (186, 178, 166),
+    "Navy Blue": (30, 50, 100),
+    "Obsidian Black": (30, 30, 34),
+    "Olive Green": (110, 120, 70),
+    "Onyx Black": (30, 30, 34),
+    "Orange": (240, 120, 40),
+    "Palm Blue": (80, 140, 180),
+    "Pink": (236, 150, 180),
+    "Purple": (120, 80, 180),
+    "Red": (200, 40, 40),
+    "Rock Black": (34, 34, 36),
+    "Silver": (196, 198, 202),
+    "Silver Gray": (170, 172, 176),
+    "Silver Shadow": (190, 192, 196),
+    "So Grey": (130, 132, 136),
+    "So Purple": (140, 110, 180),
+    "Space Grey": (100, 102, 106),
+    "Starfall Green": (60, 120, 100),
+    "Starlight": (240, 230, 210),
+    "Starlit Black": (24, 26, 32),
+    "Storm Grey": (100, 106, 114),
+    "Teal": (60, 160, 160),
+    "Temporal Orbits": (200, 196, 186),
+    "Titan Blue": (70, 100, 140),
+    "Titan Gold": (200, 170, 110),
+    "Titan Gray": (120, 122, 126),
+    "Titanium Black": (44, 44, 46),
+    "Titanium Grey": (132, 130, 126),
+    "Ultramarine": (70, 90, 210),
+    "Uyuni Salt White": (238, 236, 230),
+    "Vintage Green": (90, 120, 90),
+    "Violet Garden": (150, 120, 200),
+    "White": (244, 244, 242),
+    "Yellow": (240, 205, 70),
+}
+
+#: The kind of picture drawn for the products of each demo category.
+KIND_BY_CATEGORY = {
+    "Smartphones": "phone",
+    "Feature Phones": "feature-phone",
+    "Laptops": "laptop",
+    "Tablets": "tablet",
+    "Headphones & Earbuds": "headphones",
+    "Speakers": "speaker",
+    "TVs": "tv",
+    "Wearables": "smartwatch",
+    "Chargers & Cables": "charger",
+    "Power Banks": "power-bank",
+    "Gaming": "console",
+}
+
+#: The colour of a kind's products whose variants name none.
+DEFAULT_COLOUR = {
+    "laptop": "Silver",
+    "tv": "Black",
+    "console": "White",
+}
+
+PICTURE_SIZE = 800
+_SCREEN = (18, 22, 34)
+_LENS = (14, 14, 18)
+_METAL = (170, 172, 178)
+_BACKGROUND = {
+    "phone": (238, 242, 247),
+    "feature-phone": (241, 240, 236),
+    "laptop": (236, 240, 246),
+    "tablet": (240, 238, 246),
+    "headphones": (243, 239, 236),
+    "speaker": (236, 243, 240),
+    "tv": (238, 240, 244),
+    "smartwatch": (244, 240, 240),
+    "charger": (240, 242, 238),
+    "power-bank": (238, 242, 244),
+    "console": (238, 238, 246),
+}
+_BACKDROPS_FOR_LIGHT = ((208, 214, 224), (222, 208, 192), (190, 182, 172))
 
 
-COLOURS = {
-    "black": "#1f2937",
-    "white": "#e5e7eb",
-    "blue": "#2563eb",
-    "green": "#16a34a",
-    "grey": "#6b7280",
-    "gray": "#6b7280",
-    "gold": "#ca8a04",
-    "pink": "#ec4899",
-    "purple": "#7c3aed",
-    "silver": "#9ca3af",
-    "red": "#dc2626",
-    "teal": "#0d9488",
-    "mint": "#5eead4",
-    "yellow": "#facc15",
-    "orange": "#f97316",
-    "lilac": "#c4b5fd",
-    "navy": "#1e3a8a",
-    "titanium": "#78716c",
-    "midnight": "#111827",
-    "starlight": "#f5f5dc",
+def _mix(rgb, other, amount: float) -> tuple[int, int, int]:
+    return tuple(round(a + (b - a) * amount) for a, b in zip(rgb, other, strict=True))
+
+
+class _Pen:
+    """Draw in picture coordinates on a region drawn at twice the size.
+
+    Only the region around the device is supersampled (its edges come out
+    smooth), which keeps a picture to a few milliseconds.
+    """
+
+    SCALE = 2
+
+    def __init__(self, background: tuple[int, int, int], box: tuple[int, int, int, int]):
+        self.canvas, self.box = _backdrop(background, box).copy(), box
+        self.region = _backdrop_region(background, box).copy()
+        self.draw = ImageDraw.Draw(self.region)
+
+    def _xy(self, points):
+        left, top = self.box[:2]
+        return [((x - left) * self.SCALE, (y - top) * self.SCALE) for x, y in points]
+
+    def _rect(self, box):
+        (x0, y0), (x1, y1) = self._xy([box[:2], box[2:]])
+        return (x0, y0, x1, y1)
+
+    def rect(self, box, fill, radius: float = 0):
+        self.draw.rounded_rectangle(self._rect(box), radius=radius * self.SCALE, fill=fill)
+
+    def ellipse(self, box, fill):
+        self.draw.ellipse(self._rect(box), fill=fill)
+
+    def circle(self, x, y, r, fill):
+        self.ellipse((x - r, y - r, x + r, y + r), fill)
+
+    def polygon(self, points, fill):
+        self.draw.polygon(self._xy(points), fill=fill)
+
+    def line(self, points, fill, width: float):
+        self.draw.line(self._xy(points), fill=fill, width=round(width * self.SCALE), joint="curve")
+
+    def arc(self, box, start, end, fill, width: float):
+        self.draw.arc(self._rect(box), start, end, fill=fill, width=round(width * self.SCALE))
+
+    def finish(self):
+        self.canvas.paste(self.region.reduce(self.SCALE), self.box[:2])
+
+
+def _screen(pen: _Pen, box, rgb, radius: float = 0):
+    """A lit screen: dark glass with a wallpaper of two soft discs."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    pen.rect(box, _SCREEN, radius)
+    accent = _mix(rgb, (90, 140, 255), 0.35)
+    pen.ellipse(
+        (x0 + w * 0.05, y0 + h * 0.45, x0 + w * 0.95, y0 + h * 1.0 - 2), _mix(accent, _SCREEN, 0.45)
+    )
+    pen.ellipse(
+        (x0 + w * 0.25, y0 + h * 0.2, x0 + w * 0.8, y0 + h * 0.7), _mix(accent, _SCREEN, 0.15)
+    )
+
+
+def _draw_phone(pen: _Pen, rgb):
+    light, dark = _mix(rgb, (255, 255, 255), 0.3), _mix(rgb, (0, 0, 0), 0.3)
+    # The front, behind on the left.
+    pen.rect((170, 120, 420, 660), dark, 36)
+    _screen(pen, (182, 132, 408, 648), rgb, 28)
+    pen.circle(295, 152, 7, _LENS)
+    # The back, in front on the right.
+    pen.rect((350, 150, 610, 700), dark, 40)
+    pen.rect((354, 152, 610, 696), rgb, 38)
+    pen.rect((356, 160, 366, 690), light, 5)
+    pen.rect((380, 180, 500, 330), _mix(rgb, (0, 0, 0), 0.15), 28)
+    for cx, cy in ((412, 215), (468, 215), (412, 292)):
+        pen.circle(cx, cy, 24, dark)
+        pen.circle(cx, cy, 17, _LENS)
+        pen.circle(cx - 5, cy - 5, 4, (90, 100, 120))
+    pen.circle(468, 292, 9, (250, 240, 200))
+
+
+def _draw_feature_phone(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.35)
+    pen.rect((290, 100, 510, 700), rgb, 60)
+    pen.rect((296, 110, 306, 690), light, 5)
+    pen.rect((360, 130, 440, 142), dark, 6)
+    _screen(pen, (325, 170, 475, 330), rgb, 6)
+    pen.rect((320, 350, 480, 420), dark, 26)
+    pen.circle(400, 385, 24, _mix(rgb, (255, 255, 255), 0.2))
+    for row in range(4):
+        for col in range(3):
+            x, y = 322 + col * 54, 440 + row * 56
+            pen.rect((x, y, x + 48, y + 44), dark, 12)
+            pen.rect((x + 14, y + 18, x + 34, y + 26), light, 3)
+
+
+def _draw_laptop(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.25), _mix(rgb, (255, 255, 255), 0.3)
+    pen.rect((160, 150, 640, 480), rgb, 18)
+    _screen(pen, (178, 168, 622, 464), rgb, 6)
+    pen.circle(400, 159, 4, _LENS)
+    pen.polygon([(160, 478), (640, 478), (712, 560), (88, 560)], light)
+    pen.polygon([(180, 490), (620, 490), (650, 530), (150, 530)], dark)
+    for row in range(3):
+        y = 494 + row * 12
+        pen.line([(190 - row * 10, y), (610 + row * 10, y)], _mix(dark, (0, 0, 0), 0.3), 2)
+    pen.rect((330, 536, 470, 554), dark, 4)
+    pen.rect((80, 558, 720, 578), rgb, 10)
+    pen.rect((360, 558, 440, 566), dark, 3)
+
+
+def _draw_tablet(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
+    # The back, behind on the right, landscape.
+    pen.rect((240, 120, 720, 470), dark, 34)
+    pen.rect((244, 122, 720, 466), rgb, 32)
+    pen.rect((250, 128, 716, 138), light, 5)
+    pen.rect((640, 150, 700, 210), _mix(rgb, (0, 0, 0), 0.15), 16)
+    pen.circle(670, 180, 16, _LENS)
+    # The front, in front on the left.
+    pen.rect((80, 300, 470, 600), dark, 30)
+    _screen(pen, (96, 316, 454, 584), rgb, 20)
+
+
+def _draw_headphones(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.3)
+    pen.arc((200, 110, 600, 540), 180, 360, rgb, 46)
+    pen.arc((214, 124, 586, 526), 200, 340, light, 8)
+    for x0 in (170, 510):
+        pen.rect((x0 + 32, 300, x0 + 88, 400), dark, 16)
+        pen.ellipse((x0, 370, x0 + 120, 620), rgb)
+        inner = x0 + 70 if x0 < 400 else x0
+        pen.ellipse((inner, 388, inner + 50, 602), dark)
+        pen.ellipse((x0 + 18, 400, x0 + 50, 470), light)
+
+
+def _draw_speaker(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.3)
+    pen.rect((120, 290, 680, 520), rgb, 115)
+    pen.rect((170, 300, 630, 318), light, 9)
+    for x in (128, 560):
+        pen.ellipse((x, 312, x + 112, 498), dark)
+        pen.ellipse((x + 22, 346, x + 90, 464), _mix(rgb, (0, 0, 0), 0.15))
+    pen.rect((350, 380, 450, 430), dark, 14)
+    pen.rect((366, 396, 434, 414), light, 6)
+    for x in (300, 340, 460, 500):
+        pen.circle(x, 484, 7, dark)
+
+
+def _draw_tv(pen: _Pen, rgb):
+    frame = _mix(rgb, (0, 0, 0), 0.2)
+    pen.rect((310, 560, 490, 590), frame, 8)
+    pen.rect((385, 500, 415, 570), frame, 6)
+    pen.rect((70, 150, 730, 530), frame, 10)
+    _screen(pen, (80, 160, 720, 516), (120, 170, 255), 4)
+    pen.rect((390, 520, 410, 526), (200, 210, 230), 3)
+
+
+def _draw_smartwatch(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
+    pen.rect((320, 70, 480, 730), rgb, 50)
+    for y in range(600, 720, 34):
+        pen.circle(400, y, 7, dark)
+    pen.rect((500, 330, 524, 400), dark, 8)
+    pen.rect((270, 250, 530, 560), dark, 70)
+    pen.rect((276, 254, 524, 554), rgb, 66)
+    pen.rect((286, 262, 300, 540), light, 7)
+    pen.rect((298, 276, 502, 538), _SCREEN, 50)
+    pen.arc((330, 320, 470, 460), 135, 405, _mix(rgb, (90, 200, 120), 0.5), 12)
+    pen.rect((366, 474, 434, 490), (200, 210, 230), 6)
+
+
+def _draw_charger(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
+    pen.line([(400, 470), (410, 560), (480, 620), (600, 600), (640, 520), (600, 450)], dark, 24)
+    pen.line([(400, 470), (410, 560), (480, 620), (600, 600), (640, 520), (600, 450)], rgb, 16)
+    pen.rect((578, 360, 622, 460), rgb, 10)
+    pen.rect((588, 330, 612, 362), _METAL, 4)
+    pen.rect((372, 430, 428, 490), rgb, 8)
+    for box in ((300, 110, 328, 200), (472, 110, 500, 200), (386, 80, 414, 170)):
+        pen.rect(box, _METAL, 3)
+    pen.rect((240, 170, 560, 450), dark, 44)
+    pen.rect((240, 166, 556, 446), rgb, 42)
+    pen.rect((252, 180, 266, 432), light, 7)
+    pen.rect((370, 416, 430, 432), dark, 6)
+
+
+def _draw_power_bank(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
+    pen.polygon([(150, 300), (195, 255), (655, 255), (610, 300)], light)
+    pen.polygon([(610, 300), (655, 255), (655, 515), (610, 560)], dark)
+    pen.rect((150, 300, 610, 560), rgb, 16)
+    for i in range(4):
+        pen.circle(470 + i * 30, 524, 8, (80, 220, 140) if i < 3 else dark)
+    pen.rect((200, 515, 250, 533), _LENS, 5)
+    pen.rect((270, 515, 340, 533), _LENS, 4)
+    pen.polygon([(624, 360), (640, 344), (640, 400), (624, 416)], _LENS)
+
+
+def _draw_console(pen: _Pen, rgb):
+    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.35)
+    core = _mix(rgb, (0, 0, 0), 0.8)
+    # The console, standing.
+    pen.ellipse((250, 640, 450, 690), dark)
+    pen.rect((330, 80, 372, 660), core, 14)
+    pen.polygon([(250, 110), (340, 90), (340, 650), (260, 640)], rgb)
+    pen.polygon([(362, 90), (450, 110), (440, 640), (362, 650)], rgb)
+    pen.polygon([(262, 118), (276, 116), (282, 632), (270, 632)], light)
+    # The controller, in front on the right.
+    pen.ellipse((380, 470, 520, 700), rgb)
+    pen.ellipse((580, 470, 720, 700), rgb)
+    pen.rect((400, 430, 700, 590), rgb, 60)
+    pen.rect((480, 440, 620, 510), _mix(rgb, (0, 0, 0), 0.12), 16)
+    pen.circle(500, 560, 26, core)
+    pen.circle(600, 560, 26, core)
+    for dx, dy in ((0, -20), (20, 0), (0, 20), (-20, 0)):
+        pen.circle(440 + dx, 500 + dy, 9, dark)
+        pen.circle(660 + dx, 500 + dy, 9, dark)
+
+
+_DRAWINGS = {
+    "phone": (_draw_phone, (150, 100, 630, 720)),
+    "feature-phone": (_draw_feature_phone, (270, 80, 530, 720)),
+    "laptop": (_draw_laptop, (60, 130, 740, 600)),
+    "tablet": (_draw_tablet, (60, 100, 740, 620)),
+    "headphones": (_draw_headphones, (150, 90, 650, 640)),
+    "speaker": (_draw_speaker, (100, 270, 700, 540)),
+    "tv": (_draw_tv, (50, 130, 750, 610)),
+    "smartwatch": (_draw_smartwatch, (250, 50, 550, 750)),
+    "charger": (_draw_charger, (220, 60, 680, 660)),
+    "power-bank": (_draw_power_bank, (130, 235, 680, 590)),
+    "console": (_draw_console, (230, 60, 740, 720)),
 }
 
 
-def _colour_hex(name: str, fallback: str) -> str:
-    lowered = name.lower()
-    return next((hex_ for word, hex_ in COLOURS.items() if word in lowered), fallback)
+def picture_kind(category_name: str) -> str:
+    """Return the kind of picture for a demo category (KeyError when unknown)."""
+    return KIND_BY_CATEGORY[category_name]
+
+
+def picture_colour(kind: str, colour_name: str = "") -> tuple[int, int, int]:
+    """Return the RGB of a variant's colour, or the kind's own without one."""
+    return COLOURS[colour_name or DEFAULT_COLOUR.get(kind, "Black")]
+
+
+@functools.lru_cache(maxsize=32)
+def _backdrop(background, box) -> Image.Image:
+    """The soft background with a shadow under where the device stands."""
+    size = PICTURE_SIZE
+    canvas = Image.new("RGB", (size, size), background)
+    # A blurred ellipse drawn small and scaled up: soft edges, no flat core.
+    left, _, right, bottom = box
+    mask = Image.new("L", (size // 4, 40), 0)
+    ImageDraw.Draw(mask).ellipse((left // 4 + 6, 14, right // 4 - 6, 26), fill=110)
+    mask = mask.filter(ImageFilter.GaussianBlur(5)).resize((size, 160))
+    canvas.paste(_mix(background, (0, 0, 0), 0.45), (0, bottom - 100), mask)
+    return canvas
+
+
+@functools.lru_cache(maxsize=32)
+def _backdrop_region(background, box) -> Image.Image:
+    """The part of the backdrop behind the device, at the pen's scale."""
+    left, top, right, bottom = box
+    return (
+        _backdrop(background, box)
+        .crop(box)
+        .resize(
+            ((right - left) * _Pen.SCALE, (bottom - top) * _Pen.SCALE), Image.Resampling.NEAREST
+        )
+    )
+
+
+def draw_picture(kind: str, colour_name: str = "") -> Image.Image:
+    """Draw a product of *kind* in the named colour on a soft background."""
+    rgb = picture_colour(kind, colour_name)
+    drawing, box = _DRAWINGS[kind]
+    background = _BACKGROUND[kind]
+    if math.dist(background, rgb) < 70:  # a light device: a deeper backdrop
+        background = max(_BACKDROPS_FOR_LIGHT, key=lambda tone: math.dist(tone, rgb))
+    pen = _Pen(background, box)
+    drawing(pen, rgb)
+    pen.finish()
+    return pen.canvas
+
+
+@functools.lru_cache(maxsize=256)
+def _picture_bytes(kind: str, colour_name: str) -> bytes:
+    buffer = io.BytesIO()
+    draw_picture(kind, colour_name).save(buffer, format="JPEG", quality=86)
+    return buffer.getvalue()
+
+
+def _picture(label: str, kind: str, colour_name: str) -> ContentFile:
+    """The demo picture of a product (or of its variants in one colour)."""
+    return ContentFile(_picture_bytes(kind, colour_name), name=f"{slugify(label)[:60]}.jpg")
 
 
 class _Seeder:
@@ -518,7 +892,6 @@ class _Seeder:
             ProductSpecification.objects.create(
                 product=product, name=spec_name, value=spec_value, sort_order=order
             )
-        brand_colour = next(c for n, _, c in BRANDS if n == brand)
         seen_colours = {}
         for order, variant in enumerate(variants):
             options = variant["options"]
@@ -537,12 +910,13 @@ class _Seeder:
             if colour and colour not in seen_colours:
                 seen_colours[colour] = obj
         pictures = seen_colours or {"": None}
+        kind = picture_kind(category)
         for order, (colour, variant) in enumerate(pictures.items()):
             label = f"{name} {colour}".strip()
             ProductImage.objects.create(
                 product=product,
                 variant=variant,
-                image=_picture(label, _colour_hex(colour, brand_colour)),
+                image=_picture(label, kind, colour),
                 alt=label,
                 is_primary=order == 0,
                 sort_order=order,
