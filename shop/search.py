@@ -21,6 +21,7 @@ signs (models, SKUs, sizes) are never corrected.
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,6 +32,9 @@ VOCABULARY_KEY = "shop:search-vocabulary:v1"
 VOCABULARY_SECONDS = 60 * 60
 MAX_QUERY_CHARS = 100
 MAX_SUGGESTIONS = 3
+MAX_REMEMBERED = 2000
+#: Words past these are searched as typed: correction costs time per word.
+MAX_CORRECTED_WORDS = 8
 
 #: Words shoppers use for a kind of product, and the catalogue's words for
 #: it. Used only when the shopper's word is not in the catalogue and all of
@@ -70,44 +74,60 @@ class Vocabulary:
     #: Every word of the products' search text, joined by spaces: a query word
     #: found in it (as a whole word or part of one) is one the search finds.
     text: str
-    #: Brand, product and category names and kind synonyms, with how many
-    #: products use each: the words corrections lead to, most used first.
+    #: Brand, product and category names and kind synonyms, with how often
+    #: each is used: the words corrections lead to, most used first.
     names: dict[str, int]
-    #: The other words of the search text, with their counts.
+    #: The other words of the search text, with how often each is used.
     others: dict[str, int]
     #: Every word, for splitting and joining.
     words: frozenset[str] = field(default_factory=frozenset)
+    #: Queries corrected with this vocabulary: the search page corrects its
+    #: query up to three times (title, listing, sidebar counts).
+    corrected: dict[str, str] = field(default_factory=dict, repr=False)
 
     def knows(self, word: str) -> bool:
         return word in self.text
 
 
-def _count(counts: dict[str, int], text: str) -> set[str]:
-    words = set(_WORD.findall(text.lower()))
-    for word in words:
-        counts[word] = counts.get(word, 0) + 1
-    return words
+def _words(texts: list[str]) -> Counter:
+    """Count the words of *texts* (runs of letters), lower-cased."""
+    counts: Counter = Counter()
+    # Split on spaces first: the pattern then runs once per distinct token
+    # that is not a plain word (SKUs, sizes), not over all the text.
+    for token, times in Counter(" ".join(texts).lower().split()).items():
+        if token.isalpha():
+            counts[token] += times
+        else:
+            for word in _WORD.findall(token):
+                counts[word] += times
+    return counts
 
 
 def build_vocabulary() -> Vocabulary:
     """Read the active products' words: one query."""
-    names: dict[str, int] = {}
-    everything: dict[str, int] = {}
     rows = Product.objects.active().values_list(
         "name", "brand__name", "category__name", "category__parent__name", "search_text"
     )
+    name_texts: list[str] = []
+    search_texts: list[str] = []
     for name, brand, category, parent, search_text in rows.iterator(chunk_size=2000):
-        _count(names, " ".join(w for w in (name, brand, category, parent) if w))
-        _count(everything, search_text or "")
+        name_texts.extend(w for w in (name, brand, category, parent) if w)
+        search_texts.append(search_text or "")
+    names = _words(name_texts)
+    everything = _words(search_texts)
     for word in names:
         everything.setdefault(word, names[word])
     for synonym, meaning in KIND_SYNONYMS.items():
         if synonym not in everything and all(w in everything for w in meaning.split()):
             names.setdefault(synonym, 0)
-    others = {w: n for w, n in everything.items() if w not in names}
+    others = {w: n for w, n in everything.items() if w not in names and len(w) > 1}
     return Vocabulary(
         text=" ".join(sorted(everything)),
-        names=dict(sorted(names.items(), key=lambda item: (-item[1], item[0]))),
+        names={
+            w: n
+            for w, n in sorted(names.items(), key=lambda item: (-item[1], item[0]))
+            if len(w) > 1
+        },
         others=dict(sorted(others.items(), key=lambda item: (-item[1], item[0]))),
         words=frozenset(everything),
     )
@@ -232,8 +252,8 @@ class Correction:
         """Return up to three queries near this one that use the catalogue's words.
 
         For the page that found nothing: each word the catalogue does not
-        know is replaced by one of its nearest catalogue names (a little
-        further than a correction reaches).
+        know is replaced by one of its nearest catalogue names (for words
+        of six letters or more, one edit further than a correction reaches).
         """
         vocab = self.vocab
         if vocab is None:
@@ -242,10 +262,11 @@ class Correction:
         found: list[tuple[int, int, str]] = []
         if self.exact and self.changed:
             found.append((0, 0, self.corrected))
-        for index, word in enumerate(words):
+        for index, word in enumerate(words[:MAX_CORRECTED_WORDS]):
             if not _correctable(word) or vocab.knows(word):
                 continue
-            for edits, candidate in nearest(word, vocab.names, edit_limit(word) + 1)[:3]:
+            reach = edit_limit(word) + (len(word) > 5)
+            for edits, candidate in nearest(word, vocab.names, reach)[:3]:
                 replaced = [*words[:index], _meaning(candidate, vocab), *words[index + 1 :]]
                 found.append((edits, index, " ".join(replaced)))
         suggestions = []
@@ -265,7 +286,16 @@ def correct_query(query: str, *, exact: bool = False) -> Correction:
     if not original:
         return Correction(original, original, exact)
     vocab = vocabulary()
-    words = original.split()
+    corrected = vocab.corrected.get(original)
+    if corrected is None:
+        corrected = _correct_words(original.split(), vocab)
+        if len(vocab.corrected) >= MAX_REMEMBERED:
+            vocab.corrected.clear()
+        vocab.corrected[original] = corrected
+    return Correction(original, corrected, exact, vocab)
+
+
+def _correct_words(words: list[str], vocab: Vocabulary) -> str:
     corrected: list[str] = []
     index = 0
     while index < len(words):
@@ -274,6 +304,7 @@ def correct_query(query: str, *, exact: bool = False) -> Correction:
         joined = word + following
         if (
             following
+            and index < MAX_CORRECTED_WORDS
             and _correctable(word)
             and following.isalpha()
             and joined in vocab.names
@@ -282,6 +313,6 @@ def correct_query(query: str, *, exact: bool = False) -> Correction:
             corrected.append(_meaning(joined, vocab))
             index += 2
             continue
-        corrected.append(correct_word(word, vocab))
+        corrected.append(correct_word(word, vocab) if index < MAX_CORRECTED_WORDS else word)
         index += 1
-    return Correction(original, " ".join(corrected), exact, vocab)
+    return " ".join(corrected)

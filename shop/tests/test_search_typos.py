@@ -171,6 +171,14 @@ class TestOnTheDemoCatalogue:
         if not names(exact):
             assert "samsung galaxy" in notice(exact, "search-suggestions")
 
+    def test_the_listing_fragment_for_htmx_carries_the_notice(self, demo):
+        response = Client().get(
+            "/search/?q=iphnoe", headers={"HX-Request": "true", "HX-Target": "listing"}
+        )
+        html = response.content.decode()
+        assert html.lstrip().startswith('<div id="listing"')
+        assert "Showing results for iphone" in notice(html, "search-corrected")
+
     def test_correct_words_get_no_notice(self, demo):
         html = Client().get("/search/?q=tecno+spark").content.decode()
         assert names(html) and all("Tecno Spark" in name for name in names(html))
