@@ -74,6 +74,7 @@ _SOURCES = [
     "shop/templatetags/*.py",
     "storefront/money.py",
     "shop/filters.py",
+    "shop/search.py",
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",
