@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from . import outcome_table
+from . import logs, outcome_table
 from .app import SimulatorConfig
 from .server import make_server
 
@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Serve the simulator in the foreground until interrupted."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     config = SimulatorConfig(
         consumer_key=args.consumer_key,
         consumer_secret=args.consumer_secret,
