@@ -514,9 +514,6 @@ DEFAULT_COLOUR = {
 }
 
 PICTURE_SIZE = 800
-_SCREEN = (18, 22, 34)
-_LENS = (14, 14, 18)
-_METAL = (170, 172, 178)
 _BACKGROUND = {
     "phone": (238, 242, 247),
     "feature-phone": (241, 240, 236),
@@ -530,25 +527,56 @@ _BACKGROUND = {
     "power-bank": (238, 242, 244),
     "console": (238, 238, 246),
 }
-_BACKDROPS_FOR_LIGHT = ((208, 214, 224), (222, 208, 192), (190, 182, 172))
+_BACKDROPS_FOR_LIGHT = ((200, 208, 222), (226, 212, 194), (196, 188, 178))
+_WHITE, _BLACK = (255, 255, 255), (0, 0, 0)
+_SCREEN = (18, 22, 34)
 
 
 def _mix(rgb, other, amount: float) -> tuple[int, int, int]:
     return tuple(round(a + (b - a) * amount) for a, b in zip(rgb, other, strict=True))
 
 
-class _Pen:
-    """Draw in picture coordinates on a region drawn at twice the size.
+#: What each part of a drawing is painted with, given the device's colour.
+_PAINTS = {
+    "background": None,  # the backdrop's colour
+    "body": lambda rgb: rgb,
+    "light": lambda rgb: _mix(rgb, _WHITE, 0.3),
+    "shade": lambda rgb: _mix(rgb, _BLACK, 0.15),
+    "dark": lambda rgb: _mix(rgb, _BLACK, 0.3),
+    "deep": lambda rgb: _mix(rgb, _BLACK, 0.5),
+    "core": lambda rgb: _mix(rgb, _BLACK, 0.8),
+    "screen": lambda rgb: _SCREEN,
+    "glow": lambda rgb: _mix(_mix(rgb, (90, 140, 255), 0.35), _SCREEN, 0.45),
+    "glow2": lambda rgb: _mix(_mix(rgb, (90, 140, 255), 0.35), _SCREEN, 0.15),
+    "sky": lambda rgb: (70, 110, 180),
+    "sky2": lambda rgb: (100, 150, 235),
+    "ring": lambda rgb: _mix(rgb, (90, 200, 120), 0.5),
+    "lens": lambda rgb: (14, 14, 18),
+    "glint": lambda rgb: (90, 100, 120),
+    "flash": lambda rgb: (250, 240, 200),
+    "metal": lambda rgb: (170, 172, 178),
+    "led": lambda rgb: (80, 220, 140),
+    "label": lambda rgb: (200, 210, 230),
+}
+#: The parts by name, as the index a drawing paints them with.
+_PART = type("Parts", (), {name: index for index, name in enumerate(_PAINTS)})
 
-    Only the region around the device is supersampled (its edges come out
-    smooth), which keeps a picture to a few milliseconds.
+
+class _Pen:
+    """Draw in picture coordinates on the device's region, at twice the size.
+
+    A drawing paints parts (``_PART.body``, ``_PART.screen``...), not colours,
+    so each kind is drawn once and coloured per picture through a palette;
+    the double size gives smooth edges once halved.
     """
 
     SCALE = 2
 
-    def __init__(self, background: tuple[int, int, int], box: tuple[int, int, int, int]):
-        self.canvas, self.box = _backdrop(background, box).copy(), box
-        self.region = _backdrop_region(background, box).copy()
+    def __init__(self, box: tuple[int, int, int, int]):
+        self.box = box
+        left, top, right, bottom = box
+        size = ((right - left) * self.SCALE, (bottom - top) * self.SCALE)
+        self.region = Image.new("P", size, _PART.background)
         self.draw = ImageDraw.Draw(self.region)
 
     def _xy(self, points):
@@ -559,197 +587,178 @@ class _Pen:
         (x0, y0), (x1, y1) = self._xy([box[:2], box[2:]])
         return (x0, y0, x1, y1)
 
-    def rect(self, box, fill, radius: float = 0):
-        self.draw.rounded_rectangle(self._rect(box), radius=radius * self.SCALE, fill=fill)
+    def rect(self, box, part: int, radius: float = 0):
+        self.draw.rounded_rectangle(self._rect(box), radius=radius * self.SCALE, fill=part)
 
-    def ellipse(self, box, fill):
-        self.draw.ellipse(self._rect(box), fill=fill)
+    def ellipse(self, box, part: int):
+        self.draw.ellipse(self._rect(box), fill=part)
 
-    def circle(self, x, y, r, fill):
-        self.ellipse((x - r, y - r, x + r, y + r), fill)
+    def circle(self, x, y, r, part: int):
+        self.ellipse((x - r, y - r, x + r, y + r), part)
 
-    def polygon(self, points, fill):
-        self.draw.polygon(self._xy(points), fill=fill)
+    def polygon(self, points, part: int):
+        self.draw.polygon(self._xy(points), fill=part)
 
-    def line(self, points, fill, width: float):
-        self.draw.line(self._xy(points), fill=fill, width=round(width * self.SCALE), joint="curve")
+    def line(self, points, part: int, width: float):
+        self.draw.line(self._xy(points), fill=part, width=round(width * self.SCALE), joint="curve")
 
-    def arc(self, box, start, end, fill, width: float):
-        self.draw.arc(self._rect(box), start, end, fill=fill, width=round(width * self.SCALE))
-
-    def finish(self):
-        self.canvas.paste(self.region.reduce(self.SCALE), self.box[:2])
+    def arc(self, box, start, end, part: int, width: float):
+        self.draw.arc(self._rect(box), start, end, fill=part, width=round(width * self.SCALE))
 
 
-def _screen(pen: _Pen, box, rgb, radius: float = 0):
+def _screen(pen: _Pen, box, radius: float = 0, glow=_PART.glow, glow2=_PART.glow2):
     """A lit screen: dark glass with a wallpaper of two soft discs."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
-    pen.rect(box, _SCREEN, radius)
-    accent = _mix(rgb, (90, 140, 255), 0.35)
-    pen.ellipse(
-        (x0 + w * 0.05, y0 + h * 0.45, x0 + w * 0.95, y0 + h * 1.0 - 2), _mix(accent, _SCREEN, 0.45)
-    )
-    pen.ellipse(
-        (x0 + w * 0.25, y0 + h * 0.2, x0 + w * 0.8, y0 + h * 0.7), _mix(accent, _SCREEN, 0.15)
-    )
+    pen.rect(box, _PART.screen, radius)
+    pen.ellipse((x0 + w * 0.05, y0 + h * 0.45, x0 + w * 0.95, y0 + h * 1.0 - 2), glow)
+    pen.ellipse((x0 + w * 0.25, y0 + h * 0.2, x0 + w * 0.8, y0 + h * 0.7), glow2)
 
 
-def _draw_phone(pen: _Pen, rgb):
-    light, dark = _mix(rgb, (255, 255, 255), 0.3), _mix(rgb, (0, 0, 0), 0.3)
+def _draw_phone(pen: _Pen, p=_PART):
     # The front, behind on the left.
-    pen.rect((170, 120, 420, 660), dark, 36)
-    _screen(pen, (182, 132, 408, 648), rgb, 28)
-    pen.circle(295, 152, 7, _LENS)
+    pen.rect((170, 120, 420, 660), p.dark, 36)
+    _screen(pen, (182, 132, 408, 648), 28)
+    pen.circle(295, 152, 7, p.lens)
     # The back, in front on the right.
-    pen.rect((350, 150, 610, 700), dark, 40)
-    pen.rect((354, 152, 610, 696), rgb, 38)
-    pen.rect((356, 160, 366, 690), light, 5)
-    pen.rect((380, 180, 500, 330), _mix(rgb, (0, 0, 0), 0.15), 28)
+    pen.rect((350, 150, 610, 700), p.dark, 40)
+    pen.rect((354, 152, 610, 696), p.body, 38)
+    pen.rect((356, 160, 366, 690), p.light, 5)
+    pen.rect((380, 180, 500, 330), p.shade, 28)
     for cx, cy in ((412, 215), (468, 215), (412, 292)):
-        pen.circle(cx, cy, 24, dark)
-        pen.circle(cx, cy, 17, _LENS)
-        pen.circle(cx - 5, cy - 5, 4, (90, 100, 120))
-    pen.circle(468, 292, 9, (250, 240, 200))
+        pen.circle(cx, cy, 24, p.dark)
+        pen.circle(cx, cy, 17, p.lens)
+        pen.circle(cx - 5, cy - 5, 4, p.glint)
+    pen.circle(468, 292, 9, p.flash)
 
 
-def _draw_feature_phone(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.35)
-    pen.rect((290, 100, 510, 700), rgb, 60)
-    pen.rect((296, 110, 306, 690), light, 5)
-    pen.rect((360, 130, 440, 142), dark, 6)
-    _screen(pen, (325, 170, 475, 330), rgb, 6)
-    pen.rect((320, 350, 480, 420), dark, 26)
-    pen.circle(400, 385, 24, _mix(rgb, (255, 255, 255), 0.2))
+def _draw_feature_phone(pen: _Pen, p=_PART):
+    pen.rect((290, 100, 510, 700), p.body, 60)
+    pen.rect((296, 110, 306, 690), p.light, 5)
+    pen.rect((360, 130, 440, 142), p.dark, 6)
+    _screen(pen, (325, 170, 475, 330), 6)
+    pen.rect((320, 350, 480, 420), p.dark, 26)
+    pen.circle(400, 385, 24, p.light)
     for row in range(4):
         for col in range(3):
             x, y = 322 + col * 54, 440 + row * 56
-            pen.rect((x, y, x + 48, y + 44), dark, 12)
-            pen.rect((x + 14, y + 18, x + 34, y + 26), light, 3)
+            pen.rect((x, y, x + 48, y + 44), p.dark, 12)
+            pen.rect((x + 14, y + 18, x + 34, y + 26), p.light, 3)
 
 
-def _draw_laptop(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.25), _mix(rgb, (255, 255, 255), 0.3)
-    pen.rect((160, 150, 640, 480), rgb, 18)
-    _screen(pen, (178, 168, 622, 464), rgb, 6)
-    pen.circle(400, 159, 4, _LENS)
-    pen.polygon([(160, 478), (640, 478), (712, 560), (88, 560)], light)
-    pen.polygon([(180, 490), (620, 490), (650, 530), (150, 530)], dark)
+def _draw_laptop(pen: _Pen, p=_PART):
+    pen.rect((160, 150, 640, 480), p.body, 18)
+    _screen(pen, (178, 168, 622, 464), 6)
+    pen.circle(400, 159, 4, p.lens)
+    pen.polygon([(160, 478), (640, 478), (712, 560), (88, 560)], p.light)
+    pen.polygon([(180, 490), (620, 490), (650, 530), (150, 530)], p.shade)
     for row in range(3):
         y = 494 + row * 12
-        pen.line([(190 - row * 10, y), (610 + row * 10, y)], _mix(dark, (0, 0, 0), 0.3), 2)
-    pen.rect((330, 536, 470, 554), dark, 4)
-    pen.rect((80, 558, 720, 578), rgb, 10)
-    pen.rect((360, 558, 440, 566), dark, 3)
+        pen.line([(190 - row * 10, y), (610 + row * 10, y)], p.deep, 2)
+    pen.rect((330, 536, 470, 554), p.shade, 4)
+    pen.rect((80, 558, 720, 578), p.body, 10)
+    pen.rect((360, 558, 440, 566), p.dark, 3)
 
 
-def _draw_tablet(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
+def _draw_tablet(pen: _Pen, p=_PART):
     # The back, behind on the right, landscape.
-    pen.rect((240, 120, 720, 470), dark, 34)
-    pen.rect((244, 122, 720, 466), rgb, 32)
-    pen.rect((250, 128, 716, 138), light, 5)
-    pen.rect((640, 150, 700, 210), _mix(rgb, (0, 0, 0), 0.15), 16)
-    pen.circle(670, 180, 16, _LENS)
+    pen.rect((240, 120, 720, 470), p.dark, 34)
+    pen.rect((244, 122, 720, 466), p.body, 32)
+    pen.rect((250, 128, 716, 138), p.light, 5)
+    pen.rect((640, 150, 700, 210), p.shade, 16)
+    pen.circle(670, 180, 16, p.lens)
     # The front, in front on the left.
-    pen.rect((80, 300, 470, 600), dark, 30)
-    _screen(pen, (96, 316, 454, 584), rgb, 20)
+    pen.rect((80, 300, 470, 600), p.dark, 30)
+    _screen(pen, (96, 316, 454, 584), 20)
 
 
-def _draw_headphones(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.3)
-    pen.arc((200, 110, 600, 540), 180, 360, rgb, 46)
-    pen.arc((214, 124, 586, 526), 200, 340, light, 8)
+def _draw_headphones(pen: _Pen, p=_PART):
+    pen.arc((200, 110, 600, 540), 180, 360, p.body, 46)
+    pen.arc((214, 124, 586, 526), 200, 340, p.light, 8)
     for x0 in (170, 510):
-        pen.rect((x0 + 32, 300, x0 + 88, 400), dark, 16)
-        pen.ellipse((x0, 370, x0 + 120, 620), rgb)
+        pen.rect((x0 + 32, 300, x0 + 88, 400), p.dark, 16)
+        pen.ellipse((x0, 370, x0 + 120, 620), p.body)
         inner = x0 + 70 if x0 < 400 else x0
-        pen.ellipse((inner, 388, inner + 50, 602), dark)
-        pen.ellipse((x0 + 18, 400, x0 + 50, 470), light)
+        pen.ellipse((inner, 388, inner + 50, 602), p.dark)
+        pen.ellipse((x0 + 18, 400, x0 + 50, 470), p.light)
 
 
-def _draw_speaker(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.35), _mix(rgb, (255, 255, 255), 0.3)
-    pen.rect((120, 290, 680, 520), rgb, 115)
-    pen.rect((170, 300, 630, 318), light, 9)
+def _draw_speaker(pen: _Pen, p=_PART):
+    pen.rect((120, 290, 680, 520), p.body, 115)
+    pen.rect((170, 300, 630, 318), p.light, 9)
     for x in (128, 560):
-        pen.ellipse((x, 312, x + 112, 498), dark)
-        pen.ellipse((x + 22, 346, x + 90, 464), _mix(rgb, (0, 0, 0), 0.15))
-    pen.rect((350, 380, 450, 430), dark, 14)
-    pen.rect((366, 396, 434, 414), light, 6)
+        pen.ellipse((x, 312, x + 112, 498), p.dark)
+        pen.ellipse((x + 22, 346, x + 90, 464), p.shade)
+    pen.rect((350, 380, 450, 430), p.dark, 14)
+    pen.rect((366, 396, 434, 414), p.light, 6)
     for x in (300, 340, 460, 500):
-        pen.circle(x, 484, 7, dark)
+        pen.circle(x, 484, 7, p.dark)
 
 
-def _draw_tv(pen: _Pen, rgb):
-    frame = _mix(rgb, (0, 0, 0), 0.2)
-    pen.rect((310, 560, 490, 590), frame, 8)
-    pen.rect((385, 500, 415, 570), frame, 6)
-    pen.rect((70, 150, 730, 530), frame, 10)
-    _screen(pen, (80, 160, 720, 516), (120, 170, 255), 4)
-    pen.rect((390, 520, 410, 526), (200, 210, 230), 3)
+def _draw_tv(pen: _Pen, p=_PART):
+    pen.rect((310, 560, 490, 590), p.shade, 8)
+    pen.rect((385, 500, 415, 570), p.shade, 6)
+    pen.rect((70, 150, 730, 530), p.shade, 10)
+    _screen(pen, (80, 160, 720, 516), 4, glow=p.sky, glow2=p.sky2)
+    pen.rect((390, 520, 410, 526), p.label, 3)
 
 
-def _draw_smartwatch(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
-    pen.rect((320, 70, 480, 730), rgb, 50)
+def _draw_smartwatch(pen: _Pen, p=_PART):
+    pen.rect((320, 70, 480, 730), p.body, 50)
     for y in range(600, 720, 34):
-        pen.circle(400, y, 7, dark)
-    pen.rect((500, 330, 524, 400), dark, 8)
-    pen.rect((270, 250, 530, 560), dark, 70)
-    pen.rect((276, 254, 524, 554), rgb, 66)
-    pen.rect((286, 262, 300, 540), light, 7)
-    pen.rect((298, 276, 502, 538), _SCREEN, 50)
-    pen.arc((330, 320, 470, 460), 135, 405, _mix(rgb, (90, 200, 120), 0.5), 12)
-    pen.rect((366, 474, 434, 490), (200, 210, 230), 6)
+        pen.circle(400, y, 7, p.dark)
+    pen.rect((500, 330, 524, 400), p.dark, 8)
+    pen.rect((270, 250, 530, 560), p.dark, 70)
+    pen.rect((276, 254, 524, 554), p.body, 66)
+    pen.rect((286, 262, 300, 540), p.light, 7)
+    pen.rect((298, 276, 502, 538), p.screen, 50)
+    pen.arc((330, 320, 470, 460), 135, 405, p.ring, 12)
+    pen.rect((366, 474, 434, 490), p.label, 6)
 
 
-def _draw_charger(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
-    pen.line([(400, 470), (410, 560), (480, 620), (600, 600), (640, 520), (600, 450)], dark, 24)
-    pen.line([(400, 470), (410, 560), (480, 620), (600, 600), (640, 520), (600, 450)], rgb, 16)
-    pen.rect((578, 360, 622, 460), rgb, 10)
-    pen.rect((588, 330, 612, 362), _METAL, 4)
-    pen.rect((372, 430, 428, 490), rgb, 8)
+def _draw_charger(pen: _Pen, p=_PART):
+    cable = [(400, 470), (410, 560), (480, 620), (600, 600), (640, 520), (600, 450)]
+    pen.line(cable, p.dark, 24)
+    pen.line(cable, p.body, 16)
+    pen.rect((578, 360, 622, 460), p.body, 10)
+    pen.rect((588, 330, 612, 362), p.metal, 4)
+    pen.rect((372, 430, 428, 490), p.body, 8)
     for box in ((300, 110, 328, 200), (472, 110, 500, 200), (386, 80, 414, 170)):
-        pen.rect(box, _METAL, 3)
-    pen.rect((240, 170, 560, 450), dark, 44)
-    pen.rect((240, 166, 556, 446), rgb, 42)
-    pen.rect((252, 180, 266, 432), light, 7)
-    pen.rect((370, 416, 430, 432), dark, 6)
+        pen.rect(box, p.metal, 3)
+    pen.rect((240, 170, 560, 450), p.dark, 44)
+    pen.rect((240, 166, 556, 446), p.body, 42)
+    pen.rect((252, 180, 266, 432), p.light, 7)
+    pen.rect((370, 416, 430, 432), p.dark, 6)
 
 
-def _draw_power_bank(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.3)
-    pen.polygon([(150, 300), (195, 255), (655, 255), (610, 300)], light)
-    pen.polygon([(610, 300), (655, 255), (655, 515), (610, 560)], dark)
-    pen.rect((150, 300, 610, 560), rgb, 16)
+def _draw_power_bank(pen: _Pen, p=_PART):
+    pen.polygon([(150, 300), (195, 255), (655, 255), (610, 300)], p.light)
+    pen.polygon([(610, 300), (655, 255), (655, 515), (610, 560)], p.dark)
+    pen.rect((150, 300, 610, 560), p.body, 16)
     for i in range(4):
-        pen.circle(470 + i * 30, 524, 8, (80, 220, 140) if i < 3 else dark)
-    pen.rect((200, 515, 250, 533), _LENS, 5)
-    pen.rect((270, 515, 340, 533), _LENS, 4)
-    pen.polygon([(624, 360), (640, 344), (640, 400), (624, 416)], _LENS)
+        pen.circle(470 + i * 30, 524, 8, p.led if i < 3 else p.dark)
+    pen.rect((200, 515, 250, 533), p.lens, 5)
+    pen.rect((270, 515, 340, 533), p.lens, 4)
+    pen.polygon([(624, 360), (640, 344), (640, 400), (624, 416)], p.lens)
 
 
-def _draw_console(pen: _Pen, rgb):
-    dark, light = _mix(rgb, (0, 0, 0), 0.3), _mix(rgb, (255, 255, 255), 0.35)
-    core = _mix(rgb, (0, 0, 0), 0.8)
+def _draw_console(pen: _Pen, p=_PART):
     # The console, standing.
-    pen.ellipse((250, 640, 450, 690), dark)
-    pen.rect((330, 80, 372, 660), core, 14)
-    pen.polygon([(250, 110), (340, 90), (340, 650), (260, 640)], rgb)
-    pen.polygon([(362, 90), (450, 110), (440, 640), (362, 650)], rgb)
-    pen.polygon([(262, 118), (276, 116), (282, 632), (270, 632)], light)
+    pen.ellipse((250, 640, 450, 690), p.dark)
+    pen.rect((330, 80, 372, 660), p.core, 14)
+    pen.polygon([(250, 110), (340, 90), (340, 650), (260, 640)], p.body)
+    pen.polygon([(362, 90), (450, 110), (440, 640), (362, 650)], p.body)
+    pen.polygon([(262, 118), (276, 116), (282, 632), (270, 632)], p.light)
     # The controller, in front on the right.
-    pen.ellipse((380, 470, 520, 700), rgb)
-    pen.ellipse((580, 470, 720, 700), rgb)
-    pen.rect((400, 430, 700, 590), rgb, 60)
-    pen.rect((480, 440, 620, 510), _mix(rgb, (0, 0, 0), 0.12), 16)
-    pen.circle(500, 560, 26, core)
-    pen.circle(600, 560, 26, core)
+    pen.ellipse((380, 470, 520, 700), p.body)
+    pen.ellipse((580, 470, 720, 700), p.body)
+    pen.rect((400, 430, 700, 590), p.body, 60)
+    pen.rect((480, 440, 620, 510), p.shade, 16)
+    pen.circle(500, 560, 26, p.core)
+    pen.circle(600, 560, 26, p.core)
     for dx, dy in ((0, -20), (20, 0), (0, 20), (-20, 0)):
-        pen.circle(440 + dx, 500 + dy, 9, dark)
-        pen.circle(660 + dx, 500 + dy, 9, dark)
+        pen.circle(440 + dx, 500 + dy, 9, p.dark)
+        pen.circle(660 + dx, 500 + dy, 9, p.dark)
 
 
 _DRAWINGS = {
@@ -787,34 +796,42 @@ def _backdrop(background, box) -> Image.Image:
     mask = Image.new("L", (size // 4, 40), 0)
     ImageDraw.Draw(mask).ellipse((left // 4 + 6, 14, right // 4 - 6, 26), fill=110)
     mask = mask.filter(ImageFilter.GaussianBlur(5)).resize((size, 160))
-    canvas.paste(_mix(background, (0, 0, 0), 0.45), (0, bottom - 100), mask)
+    canvas.paste(_mix(background, _BLACK, 0.45), (0, bottom - 100), mask)
     return canvas
 
 
-@functools.lru_cache(maxsize=32)
-def _backdrop_region(background, box) -> Image.Image:
-    """The part of the backdrop behind the device, at the pen's scale."""
-    left, top, right, bottom = box
-    return (
-        _backdrop(background, box)
-        .crop(box)
-        .resize(
-            ((right - left) * _Pen.SCALE, (bottom - top) * _Pen.SCALE), Image.Resampling.NEAREST
-        )
-    )
+@functools.cache
+def _parts(kind: str) -> tuple[Image.Image, Image.Image]:
+    """A kind's drawing as parts at twice the size, and where it covers the picture."""
+    drawing, box = _DRAWINGS[kind]
+    pen = _Pen(box)
+    drawing(pen)
+    covered = pen.region.point(lambda part: 255 if part else 0, "L").reduce(_Pen.SCALE)
+    return pen.region, covered.point(lambda value: 255 if value else 0)
 
 
 def draw_picture(kind: str, colour_name: str = "") -> Image.Image:
     """Draw a product of *kind* in the named colour on a soft background."""
     rgb = picture_colour(kind, colour_name)
-    drawing, box = _DRAWINGS[kind]
     background = _BACKGROUND[kind]
     if math.dist(background, rgb) < 70:  # a light device: a deeper backdrop
-        background = max(_BACKDROPS_FOR_LIGHT, key=lambda tone: math.dist(tone, rgb))
-    pen = _Pen(background, box)
-    drawing(pen, rgb)
-    pen.finish()
-    return pen.canvas
+        background = next(
+            (tone for tone in _BACKDROPS_FOR_LIGHT if math.dist(tone, rgb) >= 45),
+            max(_BACKDROPS_FOR_LIGHT, key=lambda tone: math.dist(tone, rgb)),
+        )
+    parts, covered = _parts(kind)
+    painted = parts.copy()
+    painted.putpalette(
+        [
+            channel
+            for paint in _PAINTS.values()
+            for channel in (paint or (lambda _: background))(rgb)
+        ]
+    )
+    box = _DRAWINGS[kind][1]
+    canvas = _backdrop(background, box).copy()
+    canvas.paste(painted.convert("RGB").reduce(_Pen.SCALE), box[:2], covered)
+    return canvas
 
 
 @functools.lru_cache(maxsize=256)
