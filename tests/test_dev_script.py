@@ -239,3 +239,26 @@ def test_stopping_make_run_stops_everything(launch, ctrl_c):
     left = {pid for pid in tree if running(pid)}
     assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
     assert all(can_listen(port) for port in ports)
+
+
+@pytest.mark.parametrize(("time_zone", "offset"), [("Africa/Nairobi", "+0300"), ("", "+0000")])
+def test_the_simulator_logs_in_the_zone_named_by_time_zone(time_zone, offset):
+    env = {key: value for key, value in os.environ.items() if key != "TIME_ZONE"}
+    env.update(TZ="UTC", TIME_ZONE=time_zone)  # the machine's clock is UTC
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.simulator", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    found = LINE.match(first)
+    assert found, first
+    assert found[2] == offset
+    assert found[3] == "payments.simulator"
