@@ -639,8 +639,8 @@ def test_limited_retries_for_wrong_pin_and_generic_failures():
 # A scripted stand-in for Daraja over real HTTP: each path answers after a
 # delay, with a status and body, or hangs up after reading the request.
 
-TIMEOUT = 1.0
-MARGIN = 0.4  # thread start-up and a shared CI machine
+TIMEOUT = 2.0
+MARGIN = 0.6  # thread start-up and a shared CI machine
 
 
 @dataclass
@@ -757,7 +757,7 @@ class ScriptedDaraja:
 
 @pytest.fixture
 def scripted(settings):
-    """Point the shop's Daraja settings at a scripted Daraja with a 1 s deadline."""
+    """Point the shop's Daraja settings at a scripted Daraja with a 2 s deadline."""
     stub = ScriptedDaraja()
     settings.MPESA_ENVIRONMENT = "sandbox"
     settings.MPESA_BASE_URL = stub.base_url
@@ -787,10 +787,10 @@ def timed(call):
 
 
 def test_slow_token_and_slow_push_share_one_deadline(scripted):
-    """Token 0.6 s + push 0.6 s with a 1 s deadline: the call ends at about 1 s, not 1.2 s
-    or 2 s; the push went out, so its outcome is unknown."""
-    scripted.script(daraja.OAUTH_PATH, Answer(delay=0.6))
-    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.6))
+    """Token 1.2 s + push 1.2 s with a 2 s deadline: the call ends at about 2 s, not 2.4 s
+    or 4 s; the push went out, so its outcome is unknown."""
+    scripted.script(daraja.OAUTH_PATH, Answer(delay=1.2))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=1.2))
 
     error, elapsed = timed(push)
 
@@ -801,9 +801,9 @@ def test_slow_token_and_slow_push_share_one_deadline(scripted):
 
 
 def test_slow_token_and_push_within_the_deadline_succeed(scripted):
-    """Token 0.3 s + push 0.3 s fit in 1 s: the push is accepted."""
-    scripted.script(daraja.OAUTH_PATH, Answer(delay=0.3))
-    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.3))
+    """Token 0.6 s + push 0.6 s fit in 2 s: the push is accepted."""
+    scripted.script(daraja.OAUTH_PATH, Answer(delay=0.6))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.6))
 
     assert push().checkout_request_id == "ws_CO_191220191020363925"
 
@@ -821,12 +821,12 @@ def test_a_token_fetch_that_spends_the_deadline_sends_no_push(scripted):
 
 
 def test_refresh_and_retry_after_an_invalid_token_share_the_deadline(scripted):
-    """404.001.03 after 0.3 s, a new token after 0.3 s, then a push slower than what is
-    left: the whole call still ends at about 1 s, the retried push's outcome unknown."""
+    """404.001.03 after 0.6 s, a new token after 0.6 s, then a push slower than what is
+    left: the whole call still ends at about 2 s, the retried push's outcome unknown."""
     invalid = {"requestId": "1", "errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
-    scripted.script(daraja.OAUTH_PATH, Answer(), Answer(delay=0.3))
+    scripted.script(daraja.OAUTH_PATH, Answer(), Answer(delay=0.6))
     scripted.script(
-        daraja.STK_PUSH_PATH, Answer(delay=0.3, status=404, body=invalid), Answer(delay=3)
+        daraja.STK_PUSH_PATH, Answer(delay=0.6, status=404, body=invalid), Answer(delay=3)
     )
 
     error, elapsed = timed(push)
@@ -840,7 +840,7 @@ def test_no_retry_is_sent_once_the_refresh_spends_the_deadline(scripted):
     """When the refreshed token comes too late, the push isn't sent again."""
     invalid = {"requestId": "1", "errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
     scripted.script(daraja.OAUTH_PATH, Answer(), Answer(delay=3))
-    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.2, status=404, body=invalid))
+    scripted.script(daraja.STK_PUSH_PATH, Answer(delay=0.4, status=404, body=invalid))
 
     error, elapsed = timed(push)
 
