@@ -63,7 +63,15 @@ nginx:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }
 
-test: install css chromium nginx
+# axe-core for the journeys' accessibility checks, at the version package-lock.json pins.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: install css chromium nginx node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
