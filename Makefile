@@ -7,7 +7,7 @@ SIMULATOR_PORT ?= 8001
 # The development environment: DEBUG on, SQLite, console email, the simulator.
 DEV_ENV := DEBUG=1 MPESA_ENVIRONMENT=simulator MPESA_BASE_URL=http://127.0.0.1:$(SIMULATOR_PORT) SITE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev css chromium nginx migrate demo lint clean lock
+.PHONY: run test install install-dev css chromium nginx gettext messages migrate demo lint clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,7 +71,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-test: install css chromium nginx node_modules/.installed
+# GNU gettext: makemessages and the catalogue check (storefront/translations.py).
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { \
+	  echo "Installing GNU gettext for the translation check"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext >/dev/null; }
+
+# Extract new or changed strings into locale/sw/LC_MESSAGES/django.po and compile it.
+messages: install gettext
+	$(BIN)/python -m storefront.translations update
+
+test: install css chromium nginx gettext node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -29,6 +29,13 @@ class User(AbstractUser):
         help_text=_("Normalised to 2547XXXXXXXX."),
     )
     avatar = models.ImageField(_("avatar"), upload_to=avatar_upload_to, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language of the shop, emails and texts (blank: the browser's)."),
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

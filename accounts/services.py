@@ -341,6 +341,7 @@ def delete_account(*, user: User) -> str:
     if reasons:
         raise AccountNotDeletable(reasons)
     email, first_name, old_avatar = user.email, user.first_name, user.avatar.name
+    language = user.language
     for source in personal_data_sources:
         if source.erase is not None:
             source.erase(user)
@@ -359,6 +360,8 @@ def delete_account(*, user: User) -> str:
         _delete_file_on_commit(user.avatar.storage, old_avatar)
     if email:
         transaction.on_commit(
-            lambda: send_account_deleted_email.enqueue(email=email, first_name=first_name)
+            lambda: send_account_deleted_email.enqueue(
+                email=email, first_name=first_name, language=language
+            )
         )
     return email

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django_tasks import task
 
-from storefront import emails, jobs
+from storefront import emails, i18n, jobs
 
 from .models import User
 
@@ -19,12 +19,13 @@ def send_welcome_email(user_id: int) -> None:
         "welcome",
         to=[user.email],
         context={"user": user, "shop_url": settings.SITE_URL + "/products/"},
+        language=i18n.language_for(user),
     )
 
 
 @task()
 @jobs.retry(on=(OSError,))
-def send_account_deleted_email(email: str, first_name: str = "") -> None:
+def send_account_deleted_email(email: str, first_name: str = "", language: str = "") -> None:
     """Confirm to a former shopper that their account and details were deleted.
 
     The address is passed in: the account no longer has it.
@@ -33,4 +34,5 @@ def send_account_deleted_email(email: str, first_name: str = "") -> None:
         "account_deleted",
         to=[email],
         context={"first_name": first_name, "privacy_url": settings.SITE_URL + "/pages/privacy/"},
+        language=i18n.language_for(fallback=language),
     )

@@ -48,7 +48,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.http import QueryDict
 from django.middleware.csrf import get_token
 from django.template import loader
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
@@ -78,6 +78,7 @@ _SOURCES = [
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",
+    "locale/*/LC_MESSAGES/django.po",
 ]
 _SETTINGS = ["PRODUCTS_PER_PAGE", "HIDE_SOLD_OUT_PRODUCTS", "CURRENCY", "MEDIA_URL"]
 
@@ -201,7 +202,9 @@ def _sources_digest() -> str:
 def _key(request, name: str, query: str) -> str:
     shape = repr([_sources_digest(), *(getattr(settings, s, None) for s in _SETTINGS)])
     url = request.build_absolute_uri(request.path) + "?" + query
-    return f"shop:fragment:{name}:" + hashlib.sha256(f"{shape} {url}".encode()).hexdigest()
+    language = translation.get_language()
+    digest = hashlib.sha256(f"{shape} {language} {url}".encode()).hexdigest()
+    return f"shop:fragment:{name}:{digest}"
 
 
 @contextmanager
@@ -279,6 +282,7 @@ def fragment(
     wishlist; an entry showing one is not served to that shopper.
     """
     encoded = urlencode(query)
+    request.canonical_query = encoded  # what links back to this page keep (storefront.i18n)
     key = _key(request, name, encoded)
     # One round trip: the version, when it changed, and the entry, which is
     # used only if it was stored under the current version.

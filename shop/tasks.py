@@ -7,7 +7,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 
 from storefront import emails, jobs, sms
@@ -29,10 +30,14 @@ EMAILS = {
     "refunded",
 }
 SMS = {
-    "paid": "{site}: we received KES {amount:,} for order {number}{receipt}. We'll text you when "
-    "it ships.",
-    "shipped": "{site}: order {number} is on its way with {courier}, tracking {tracking}. "
-    "The rider will call you.",
+    "paid": _(
+        "{site}: we received KES {amount:,} for order {number}{receipt}. We'll text you when "
+        "it ships."
+    ),
+    "shipped": _(
+        "{site}: order {number} is on its way with {courier}, tracking {tracking}. "
+        "The rider will call you."
+    ),
 }
 
 
@@ -68,6 +73,7 @@ def send_order_email(order_id: int, kind: str) -> None:
             "order_url": settings.SITE_URL + order_link(order),
             **receipts.email_context(order),  # VAT included, the receipt's link once paid
         },
+        language=order.language,
     )
 
 
@@ -81,14 +87,15 @@ def send_order_sms(order_id: int, kind: str) -> None:
     order = Order.objects.get(pk=order_id)
     shipment = order.shipments.newest()
     receipt = order.payment_attempts.receipts()
-    message = SMS[kind].format(
-        site=settings.SITE_NAME,
-        amount=order.amount_payable,
-        number=order.number,
-        receipt=f", receipt {receipt}" if receipt else "",
-        courier=shipment.get_courier_display() if shipment else "",
-        tracking=shipment.tracking_number if shipment else "",
-    )
+    with translation.override(order.language):
+        message = str(SMS[kind]).format(
+            site=settings.SITE_NAME,
+            amount=order.amount_payable,
+            number=order.number,
+            receipt=_(", receipt {receipt}").format(receipt=receipt) if receipt else "",
+            courier=shipment.get_courier_display() if shipment else "",
+            tracking=shipment.tracking_number if shipment else "",
+        )
     sms.send_sms(to=order.phone, message=message)
 
 

@@ -7,7 +7,7 @@ from django.views.static import serve
 from accounts import views as account_views
 from shop import views as shop_views
 from shop.sitemaps import SITEMAPS
-from storefront import health, metrics, observability
+from storefront import health, i18n, metrics, observability
 
 admin.site.site_header = f"{settings.SITE_NAME} staff"
 admin.site.site_title = f"{settings.SITE_NAME} staff"
@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/login/", account_views.staff_login, name="staff-login"),
     path("staff/", include("shop.staff")),  # the dashboard, before the admin's own pages
     path("staff/", admin.site.urls),
+    path("language/", i18n.set_language, name="set-language"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -108,6 +108,13 @@ class Order(TimeStampedModel):
         blank=True,
         help_text=_("The IP address the order was placed from."),
     )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The shopper's language when they ordered: emails and texts use it."),
+    )
 
     class Meta:
         verbose_name = _("order")

@@ -25,10 +25,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from payments import services as payments
-from storefront import locks
+from storefront import i18n, locks
 from storefront.money import quantize, whole_shillings
 
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
@@ -211,6 +211,7 @@ def place_order(
         amount_payable=whole_shillings(total),
         expires_at=now + payment_window(),
         placed_from=client_ip,
+        language=i18n.language_for(fallback=translation.get_language()),
     )
     order.full_clean()
     order.save()
