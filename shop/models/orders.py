@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.counties import COUNTIES
@@ -139,7 +140,12 @@ class Order(TimeStampedModel):
     def address_lines(self) -> list[str]:
         return [
             line
-            for line in (self.recipient_name, self.street, self.town, f"{self.county} County")
+            for line in (
+                self.recipient_name,
+                self.street,
+                self.town,
+                gettext("%(county)s County") % {"county": self.county},
+            )
             if line
         ]
 
