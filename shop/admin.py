@@ -579,10 +579,22 @@ class ReviewAdmin(admin.ModelAdmin):
 class PageAdmin(admin.ModelAdmin):
     """The shop's own pages; the six the footer links to keep their address."""
 
-    list_display = ("title", "slug", "updated")
-    search_fields = ("title", "body")
+    list_display = ("title", "slug", "in_kiswahili", "updated")
+    search_fields = ("title", "body", "title_sw", "body_sw")
+    # Each Kiswahili field sits beside its English one.
+    fields = (
+        "slug",
+        ("title", "title_sw"),
+        ("summary", "summary_sw"),
+        ("body", "body_sw"),
+        "updated",
+    )
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("updated",)
+
+    @admin.display(boolean=True, description="Kiswahili text")
+    def in_kiswahili(self, page):
+        return bool(page.body_sw.strip())
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.slug in CORE_PAGES:

@@ -15,14 +15,14 @@ from .models import ProductVariant
 from .queries import search_products
 
 SORTS = {
-    "featured": ("Featured", ["-is_featured", "-units_sold", "-created", "-id"]),
-    "newest": ("Newest", ["-created", "-id"]),
-    "price-asc": ("Price: low to high", ["price", "id"]),
-    "price-desc": ("Price: high to low", ["-price", "-id"]),
-    "popular": ("Most popular", ["-units_sold", "-id"]),
-    "top-rated": ("Top rated", ["-rating_average", "-rating_count", "-id"]),
+    "featured": (_("Featured"), ["-is_featured", "-units_sold", "-created", "-id"]),
+    "newest": (_("Newest"), ["-created", "-id"]),
+    "price-asc": (_("Price: low to high"), ["price", "id"]),
+    "price-desc": (_("Price: high to low"), ["-price", "-id"]),
+    "popular": (_("Most popular"), ["-units_sold", "-id"]),
+    "top-rated": (_("Top rated"), ["-rating_average", "-rating_count", "-id"]),
 }
-SORT_CHOICES = [(key, label) for key, (label, _) in SORTS.items()]
+SORT_CHOICES = [(key, label) for key, (label, _order) in SORTS.items()]
 MAX_PRICE = Decimal("10000000")
 
 
@@ -50,26 +50,34 @@ class SlugListFilter(django_filters.Filter):
 
 
 class ProductFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search", max_length=100)
+    q = django_filters.CharFilter(method="filter_search", label=_("Search"), max_length=100)
     # Search for the words as typed: no correction of misspellings.
     exact = django_filters.BooleanFilter(
         method="filter_exact",
         label=_("Search exactly as typed"),
         widget=django_filters.widgets.BooleanWidget,  # 1/true or 0/false; junk is neither
     )
-    brand = SlugListFilter(method="filter_brand", label="Brand")
-    v = SlugListFilter(method="filter_values", label="Options")
+    brand = SlugListFilter(method="filter_brand", label=_("Brand"))
+    v = SlugListFilter(method="filter_values", label=_("Options"))
     min_price = django_filters.NumberFilter(
-        field_name="price", lookup_expr="gte", label="Min price", min_value=0, max_value=MAX_PRICE
+        field_name="price",
+        lookup_expr="gte",
+        label=_("Min price"),
+        min_value=0,
+        max_value=MAX_PRICE,
     )
     max_price = django_filters.NumberFilter(
-        field_name="price", lookup_expr="lte", label="Max price", min_value=0, max_value=MAX_PRICE
+        field_name="price",
+        lookup_expr="lte",
+        label=_("Max price"),
+        min_value=0,
+        max_value=MAX_PRICE,
     )
     in_stock = django_filters.BooleanFilter(
-        method="filter_in_stock", label="In stock only", widget=forms.CheckboxInput
+        method="filter_in_stock", label=_("In stock only"), widget=forms.CheckboxInput
     )
     sort = django_filters.ChoiceFilter(
-        method="filter_sort", choices=SORT_CHOICES, label="Sort by", empty_label=None
+        method="filter_sort", choices=SORT_CHOICES, label=_("Sort by"), empty_label=None
     )
 
     def filter_search(self, queryset, name, value):

@@ -3,9 +3,14 @@
 Staff write the body as plain text in the admin. It is never trusted as
 HTML: ``render_text`` escapes it and makes only paragraphs, ``## ``
 headings, ``- `` lists and links of bare addresses out of it.
+
+Each page has an English title, summary and text, and optionally a Kiswahili
+one of each: shoppers reading in Kiswahili get every Kiswahili field that is
+filled in, and the English one where it is blank (``Page.text_in``).
 """
 
 import re
+from dataclasses import dataclass
 
 from django.db import models
 from django.urls import reverse
@@ -48,6 +53,26 @@ def render_text(text: str) -> SafeString:
     return mark_safe("\n".join(html))  # noqa: S308 - every piece was escaped above
 
 
+@dataclass(frozen=True)
+class PageText:
+    """A page's words as one language's reader sees them.
+
+    ``title_language`` and ``body_language`` name the language of a field
+    that fell back to English ("en"), and are blank when the field is in the
+    language asked for.
+    """
+
+    title: str
+    summary: str
+    body: str
+    title_language: str = ""
+    body_language: str = ""
+
+    @property
+    def body_html(self) -> SafeString:
+        return render_text(self.body)
+
+
 class Page(models.Model):
     """A page of plain text staff keep up to date, at ``/pages/<slug>/``."""
 
@@ -67,6 +92,26 @@ class Page(models.Model):
             "email addresses become links."
         ),
     )
+    title_sw = models.CharField(
+        _("title in Kiswahili"),
+        max_length=120,
+        blank=True,
+        help_text=_("Leave blank to show the English title to shoppers reading in Kiswahili."),
+    )
+    summary_sw = models.CharField(
+        _("summary in Kiswahili"),
+        max_length=200,
+        blank=True,
+        help_text=_("Leave blank to use the English summary."),
+    )
+    body_sw = models.TextField(
+        _("text in Kiswahili"),
+        blank=True,
+        help_text=_(
+            "Written like the English text. Leave blank to show the English text to "
+            "shoppers reading in Kiswahili."
+        ),
+    )
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -83,3 +128,20 @@ class Page(models.Model):
     @property
     def body_html(self) -> SafeString:
         return render_text(self.body)
+
+    def text_in(self, language: str | None) -> PageText:
+        """Return the page's words for a reader of *language* (a language code).
+
+        Kiswahili readers get each Kiswahili field staff filled in and the
+        English one where it is blank; every other language gets the English.
+        """
+        if (language or "").split("-")[0] != "sw":
+            return PageText(self.title, self.summary, self.body)
+        title, summary, body = self.title_sw.strip(), self.summary_sw.strip(), self.body_sw.strip()
+        return PageText(
+            title=title or self.title,
+            summary=summary or self.summary,
+            body=body or self.body,
+            title_language="" if title else "en",
+            body_language="" if body else "en",
+        )

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from storefront import locks
 from storefront.web import int_or_none
@@ -37,9 +38,9 @@ def _parse_quantity(quantity) -> int:
     try:
         value = int(str(quantity).strip())
     except (TypeError, ValueError):
-        raise InvalidQuantity("Enter a whole number of items.") from None
+        raise InvalidQuantity(_("Enter a whole number of items.")) from None
     if value < 1:
-        raise InvalidQuantity("Choose at least one item.")
+        raise InvalidQuantity(_("Choose at least one item."))
     check_units_per_line(value)
     return value
 
@@ -51,16 +52,19 @@ def _sellable_variant(variant_id) -> ProductVariant:
         raise ProductVariant.DoesNotExist
     variant = ProductVariant.objects.select_related("product").get(pk=variant_pk)
     if not (variant.is_active and variant.product.is_active):
-        raise VariantUnavailable(f"Sorry, {variant} isn't sold any more.")
+        raise VariantUnavailable(_("Sorry, %(item)s isn't sold any more.") % {"item": variant})
     return variant
 
 
 def _check_stock(variant: ProductVariant, quantity: int) -> None:
     available = variant.stock_available
     if available <= 0:
-        raise NotEnoughStock(f"Sorry, {variant} is out of stock.", available=0)
+        raise NotEnoughStock(_("Sorry, %(item)s is out of stock.") % {"item": variant}, available=0)
     if quantity > available:
-        raise NotEnoughStock(f"Only {available} of {variant} left in stock.", available=available)
+        raise NotEnoughStock(
+            _("Only %(n)s of %(item)s left in stock.") % {"n": available, "item": variant},
+            available=available,
+        )
 
 
 def _locked(cart: Cart) -> Cart:
@@ -266,7 +270,9 @@ def move_wishlist_item_to_cart(*, user, item_id, cart: Cart) -> CartLine:
             (v for v in item.product.variants.filter(is_active=True) if v.in_stock), None
         )
     if variant is None:
-        raise NotEnoughStock(f"Sorry, {item.product} is out of stock.", available=0)
+        raise NotEnoughStock(
+            _("Sorry, %(item)s is out of stock.") % {"item": item.product}, available=0
+        )
     line = add_to_cart(cart=cart, variant_id=variant.pk, quantity=1)
     item.delete()
     return line

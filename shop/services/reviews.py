@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, DecimalField, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from storefront import locks
 from storefront.web import int_or_none
@@ -55,20 +56,24 @@ def submit_review(*, user, product_id: int, rating, title: str, body: str) -> Re
     """
     product = Product.objects.active().filter(pk=int_or_none(product_id)).first()
     if product is None:
-        raise ReviewError("This product can't be reviewed.")
+        raise ReviewError(_("This product can't be reviewed."))
     line = delivered_line(user=user, product_id=product.pk)
     if line is None:
-        raise ReviewError("Only shoppers who received this product can review it.")
+        raise ReviewError(_("Only shoppers who received this product can review it."))
     if Review.objects.filter(user=user, product=product).exists():
-        raise ReviewError("You have already reviewed this product. Thank you!")
+        raise ReviewError(_("You have already reviewed this product. Thank you!"))
     stars = int_or_none(rating)
     if stars is None or not 1 <= stars <= 5:
-        raise ReviewError("Choose a rating from 1 to 5 stars.")
+        raise ReviewError(_("Choose a rating from 1 to 5 stars."))
     title, body = (title or "").strip(), (body or "").strip()
     if not title or len(title) > TITLE_MAX:
-        raise ReviewError(f"Give your review a title (up to {TITLE_MAX} characters).")
+        raise ReviewError(
+            _("Give your review a title (up to %(max)s characters).") % {"max": TITLE_MAX}
+        )
     if len(body) < 10 or len(body) > BODY_MAX:
-        raise ReviewError(f"Tell other shoppers a little more (10 to {BODY_MAX} characters).")
+        raise ReviewError(
+            _("Tell other shoppers a little more (10 to %(max)s characters).") % {"max": BODY_MAX}
+        )
     return Review.objects.create(
         product=product, user=user, order_line=line, rating=stars, title=title, body=body
     )

@@ -1,8 +1,11 @@
 """The shop's own pages: terms, privacy, returns, delivery, contact, about."""
 
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
@@ -150,3 +153,121 @@ def test_the_pages_are_in_the_sitemap(client):
     html = client.get("/sitemap.xml").content.decode()
     for slug in CORE_PAGES:
         assert page_url(slug) in html
+
+
+# Kiswahili ----------------------------------------------------------------------
+
+
+def in_kiswahili(client):
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "sw"
+    return client
+
+
+def page_parts(html: str) -> tuple[str, str]:
+    """Return the page's <h1> element and its body element (up to its end)."""
+    heading = html[html.index("<h1") : html.index("</h1>")]
+    body = html[html.index('class="page-body') : html.index("</div>", html.index("page-body"))]
+    return heading, body
+
+
+@pytest.mark.parametrize("slug", CORE_PAGES)
+def test_each_page_has_a_kiswahili_version_from_the_migrations(client, slug):
+    page = Page.objects.get(slug=slug)
+    assert page.title_sw and page.summary_sw and len(page.body_sw) > 300
+    html = in_kiswahili(client).get(page_url(slug)).content.decode()
+    heading, body = page_parts(html)
+    assert page.title_sw in heading and 'lang="en"' not in heading
+    assert 'lang="en"' not in body
+    first_line = page.body_sw.split("\n")[0][:60]
+    assert first_line in body
+    assert page.body.split("\n")[0][:60] not in body  # not the English text
+    assert f"<title>{page.title_sw} ·" in html
+    assert f'content="{page.summary_sw}"' in html
+
+
+def test_the_kiswahili_privacy_notice_covers_the_data_protection_act():
+    body = Page.objects.get(slug="privacy").body_sw
+    for words in (
+        "Sheria ya Ulinzi wa Data",
+        "Data Protection Act, 2019",
+        "mdhibiti wa data",
+        "nambari ya risiti ya M-Pesa",
+        "Anwani za kupelekewa",
+        "miaka 5",
+        "kuipata, kuirekebisha, kuifuta, kupinga",
+        "Ofisi ya Kamishna wa Ulinzi wa Data",
+        "www.odpc.go.ke",
+    ):
+        assert words in body
+
+
+def test_english_readers_get_the_english_page_when_the_kiswahili_is_filled(client):
+    page = Page.objects.get(slug="returns")
+    html = client.get(page_url("returns")).content.decode()
+    heading, body = page_parts(html)
+    assert page.title in heading and page.title_sw not in html
+    assert page.body.split("\n")[0][:60] in body
+    assert "lang=" not in heading and "lang=" not in body
+
+
+def test_a_blank_kiswahili_field_falls_back_to_the_english_one(client):
+    Page.objects.filter(slug="about").update(
+        title="About Duka Tech", title_sw="", summary_sw="", body="We sell phones.", body_sw=""
+    )
+    html = in_kiswahili(client).get(page_url("about")).content.decode()
+    assert '<html lang="sw">' in html  # the rest of the page is in Kiswahili
+    heading, body = page_parts(html)
+    assert "About Duka Tech" in heading and 'lang="en"' in heading
+    assert "<p>We sell phones.</p>" in body and 'lang="en"' in body
+    assert "<title>About Duka Tech ·" in html
+
+
+def test_each_field_falls_back_on_its_own(client):
+    Page.objects.filter(slug="about").update(
+        title_sw="Kuhusu Duka Tech", body="We sell phones.", body_sw="   "
+    )
+    html = in_kiswahili(client).get(page_url("about")).content.decode()
+    heading, body = page_parts(html)
+    assert "Kuhusu Duka Tech" in heading and 'lang="en"' not in heading
+    assert "<p>We sell phones.</p>" in body and 'lang="en"' in body
+
+
+def test_staff_write_the_kiswahili_beside_the_english_in_the_admin(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = Page.objects.get(slug="returns")
+    change = reverse("admin:shop_page_change", args=[page.pk])
+    form = client.get(change).content.decode()
+    for name in ("title", "summary", "body"):  # one row holds both languages
+        assert f'class="form-row field-{name} field-{name}_sw"' in form
+    response = client.post(
+        change,
+        {
+            "title": "Returns",
+            "title_sw": "Kurudisha bidhaa",
+            "summary": "",
+            "summary_sw": "",
+            "body": "Bring it back within 14 days.",
+            "body_sw": "Irudishe ndani ya siku 14.",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    client.logout()
+    html = in_kiswahili(client).get(page_url("returns")).content.decode()
+    assert "Kurudisha bidhaa" in html and "Irudishe ndani ya siku 14." in html
+    assert "Bring it back within 14 days." not in html
+
+
+def test_a_page_staff_rewrote_gets_no_kiswahili_default():
+    migration = importlib.import_module("shop.migrations.0011_page_kiswahili")
+    Page.objects.update(title_sw="", summary_sw="", body_sw="")
+    Page.objects.filter(slug="about").update(body="We sell phones in Nakuru.")
+    Page.objects.filter(slug="terms").update(title_sw="Masharti yetu")
+
+    migration.add_kiswahili(django_apps, None)
+
+    about = Page.objects.get(slug="about")
+    assert (about.title_sw, about.summary_sw, about.body_sw) == ("", "", "")
+    terms = Page.objects.get(slug="terms")
+    assert terms.title_sw == "Masharti yetu"  # what staff wrote is kept
+    assert terms.body_sw.startswith("Masharti haya yanatumika")
+    assert Page.objects.get(slug="contact").body_sw.startswith("Tunapatikana")

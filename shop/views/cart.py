@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -72,7 +73,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     remember_cart(request, line.cart)
     if request.htmx:
         return _cart_updated(render(request, "shop/_cart_feedback.html", {"line": line}))
-    messages.success(request, f"Added {line.variant} to your cart.")
+    messages.success(request, _("Added %(item)s to your cart.") % {"item": line.variant})
     return redirect(safe_next(request, reverse("shop:cart")))
 
 
@@ -106,7 +107,7 @@ def cart_line_update(request: HttpRequest, line_id: int) -> HttpResponse:
         line = services.update_cart_line(
             cart=cart, line_id=line_id, quantity=request.POST.get("quantity", "")
         )
-        return "Cart updated." if line else "Item removed from your cart."
+        return _("Cart updated.") if line else _("Item removed from your cart.")
 
     return _cart_change(request, change)
 
@@ -115,7 +116,7 @@ def cart_line_update(request: HttpRequest, line_id: int) -> HttpResponse:
 def cart_line_remove(request: HttpRequest, line_id: int) -> HttpResponse:
     def change(cart):
         services.remove_cart_line(cart=cart, line_id=line_id)
-        return "Item removed from your cart."
+        return _("Item removed from your cart.")
 
     return _cart_change(request, change)
 
@@ -124,7 +125,7 @@ def cart_line_remove(request: HttpRequest, line_id: int) -> HttpResponse:
 def cart_clear(request: HttpRequest) -> HttpResponse:
     def change(cart):
         services.clear_cart(cart=cart)
-        return "Your cart is empty."
+        return _("Your cart is empty.")
 
     return _cart_change(request, change)
 
@@ -133,7 +134,7 @@ def cart_clear(request: HttpRequest) -> HttpResponse:
 def cart_accept_prices(request: HttpRequest) -> HttpResponse:
     def change(cart):
         services.accept_cart_prices(cart=cart)
-        return "Prices updated."
+        return _("Prices updated.")
 
     return _cart_change(request, change)
 
@@ -161,7 +162,7 @@ def wishlist_toggle(request: HttpRequest) -> HttpResponse:
         product = Product.objects.active().filter(pk=int_or_none(product_id)).first()
         back = safe_next(request, product.get_absolute_url() if product else reverse("shop:home"))
         login = f"{reverse('account_login')}?{urlencode({'next': back})}"
-        messages.info(request, "Sign in to keep a wishlist.")
+        messages.info(request, _("Sign in to keep a wishlist."))
         if request.htmx:
             return HttpResponseClientRedirect(login)
         return redirect(login)
@@ -178,7 +179,9 @@ def wishlist_toggle(request: HttpRequest) -> HttpResponse:
             "components/_wishlist_button.html",
             {"product": product, "wishlisted": added, "variant_id": request.POST.get("variant")},
         )
-    messages.success(request, "Saved to your wishlist." if added else "Removed from your wishlist.")
+    messages.success(
+        request, _("Saved to your wishlist.") if added else _("Removed from your wishlist.")
+    )
     return redirect(safe_next(request, reverse("shop:wishlist")))
 
 
@@ -196,5 +199,5 @@ def wishlist_move_to_cart(request: HttpRequest, item_id: int) -> HttpResponse:
     except CartError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Moved {line.variant} to your cart.")
+        messages.success(request, _("Moved %(item)s to your cart.") % {"item": line.variant})
     return _cart_updated(redirect("shop:wishlist"))

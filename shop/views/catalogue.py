@@ -206,7 +206,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
 @require_GET
 @vary_on_headers("HX-Request")
 def product_list(request: HttpRequest) -> HttpResponse:
-    return _listing(request, lambda: Scope(card_queryset(), "All products", facet_key="all"))
+    return _listing(request, lambda: Scope(card_queryset(), _("All products"), facet_key="all"))
 
 
 @require_GET
@@ -220,7 +220,7 @@ def search(request: HttpRequest) -> HttpResponse:
         if correction.changed and not correction.exact:
             title = _("Results for “%(query)s”") % {"query": searched}
         else:
-            title = f"Results for “{query[:100]}”" if query else "Search"
+            title = _("Results for “%(query)s”") % {"query": query[:100]} if query else _("Search")
         return Scope(
             card_queryset(),
             title,

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
@@ -63,5 +64,5 @@ def review_submit(request: HttpRequest, slug: str) -> HttpResponse:
             "form_values": {k: data.get(k, "") for k in ("rating", "title", "body")},
         }
         return render(request, "shop/product_reviews.html", context, status=400)
-    messages.success(request, "Thank you! Your review appears once our team has read it.")
+    messages.success(request, _("Thank you! Your review appears once our team has read it."))
     return redirect("shop:product-reviews", slug=product.slug)
