@@ -1,6 +1,7 @@
 """Forms for the account pages: they check the shape of input, services decide."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
@@ -60,6 +61,14 @@ class ProfileForm(forms.Form):
         required=False,
         help_text=_("Optional. JPEG, PNG or WebP, up to 2 MB and 4000×4000 pixels."),
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+    )
+    # Each language is named in itself ("Kiswahili", "English"). Left out of
+    # the post: the saved language stays.
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=_("For the shop, your emails and your text messages."),
     )
 
     def __init__(self, *args, **kwargs):

@@ -48,14 +48,17 @@ def update_profile(
     phone: str,
     avatar: File | None = None,
     remove_avatar: bool = False,
+    language: str = "",
 ) -> User:
-    """Update the shopper's name, phone and avatar, and return the user.
+    """Update the shopper's name, phone, avatar and language; return the user.
 
     The phone is stored normalised (``2547XXXXXXXX``) and may be blank. A new
     *avatar* must pass ``validate_avatar`` and is stored under a random name
     in ``avatars/``; *remove_avatar* clears it. A replaced or removed photo
-    is deleted from storage after the transaction commits. Raise
-    ValidationError and change nothing if any value is invalid.
+    is deleted from storage after the transaction commits. A blank
+    *language* keeps the saved one; any other must be one of
+    ``settings.LANGUAGES``. Raise ValidationError and change nothing if any
+    value is invalid.
     """
     phone = _normalised_phone(phone, required=False)
     if avatar is not None:
@@ -72,8 +75,10 @@ def update_profile(
         user.avatar = avatar
     elif remove_avatar:
         user.avatar = ""
+    if language:
+        user.language = language
     user.full_clean()
-    user.save(update_fields=["first_name", "last_name", "phone", "avatar"])
+    user.save(update_fields=["first_name", "last_name", "phone", "avatar", "language"])
     if old_avatar and old_avatar != user.avatar.name:
         _delete_file_on_commit(user.avatar.storage, old_avatar)
     return user

@@ -17,12 +17,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from storefront import ratelimit
+from storefront import i18n, ratelimit
 from storefront.web import client_ip, safe_next
 
 from . import services
@@ -65,6 +65,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "last_name": user.last_name,
         "phone": user.phone,
         "avatar": user.avatar or None,
+        "language": user.language or request.LANGUAGE_CODE,
     }
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES, initial=initial)
@@ -79,13 +80,19 @@ def profile(request: HttpRequest) -> HttpResponse:
                     phone=data["phone"],
                     avatar=avatar if isinstance(avatar, UploadedFile) else None,
                     remove_avatar=avatar is False,
+                    language=data["language"],
                 )
             except ValidationError as exc:
                 user.refresh_from_db()
                 _show_errors(form, exc)
             else:
-                messages.success(request, _("Your profile has been saved."))
-                return redirect("accounts:profile")
+                language = data["language"] or translation.get_language()
+                with translation.override(language):  # in the language just chosen
+                    messages.success(request, _("Your profile has been saved."))
+                response = redirect("accounts:profile")
+                if data["language"]:
+                    i18n.remember(response, data["language"])
+                return response
     else:
         form = ProfileForm(initial=initial)
     return render(request, "accounts/profile.html", {"form": form})

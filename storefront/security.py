@@ -13,7 +13,9 @@
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 
 class SecurityHeadersMiddleware:
@@ -23,9 +25,14 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
+            # Before sessions and sign-in: the cookie's or the browser's language.
+            with translation.override(translation.get_language_from_request(request)):
+                message = _(
+                    "That upload is too large: the limit is %(limit)s MB. "
+                    "Please send a smaller file."
+                ) % {"limit": settings.MAX_REQUEST_BYTES // (1024 * 1024)}
             return HttpResponse(
-                f"That upload is too large: the limit is "
-                f"{settings.MAX_REQUEST_BYTES // (1024 * 1024)} MB. Please send a smaller file.",
+                message,
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )
