@@ -53,11 +53,16 @@ def _within(directory: Path):
 def _makemessages(root: Path) -> None:
     """Extract the strings under *root* into *root*/locale (merging what is there)."""
     from django.core.management import call_command
+    from django.core.management.commands.makemessages import Command
     from django.test.utils import override_settings
+
+    class Makemessages(Command):
+        # A new string starts untranslated, never as a guess from a similar one.
+        msgmerge_options = [*Command.msgmerge_options, "--no-fuzzy-matching"]
 
     with _within(root), override_settings(LOCALE_PATHS=[root / "locale"]):
         call_command(
-            "makemessages",
+            Makemessages(),
             locale=[LANGUAGE],
             no_obsolete=True,
             add_location="file",
@@ -180,9 +185,9 @@ def problems() -> list[str]:
         counts = {kind: int(n) for n, kind in _STATS.findall(statistics)}
         for kind in ("fuzzy", "untranslated"):
             if counts.get(kind):
-                found.append(f"{CATALOGUE}: {counts[kind]} {kind} ({statistics})")
+                found.append(f"{PO}: {counts[kind]} {kind} ({statistics})")
         if not MO.exists() or _catalog(MO) != _catalog(compiled):
-            found.append(f"{MO.relative_to(ROOT)} is not {CATALOGUE} compiled: run `make messages`")
+            found.append(f"{MO} is not {PO} compiled: run `make messages`")
     copy = _fresh_extract()
     try:
         fresh = copy / CATALOGUE
