@@ -22,17 +22,20 @@ failure, into one of the classes below so that callers branch on the type, show
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 
 class PaymentError(Exception):
     """Base for the payments app's errors; ``shopper_message`` is safe to show."""
 
-    shopper_message = "We couldn't take this payment. Please try again or pay another way."
+    shopper_message = _("We couldn't take this payment. Please try again or pay another way.")
 
 
 class DarajaError(PaymentError):
     """Daraja refused a request or could not be reached."""
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "M-Pesa couldn't take this payment right now. Please try again or pay another way."
     )
     retryable = False
@@ -64,7 +67,7 @@ class DarajaError(PaymentError):
 class DarajaAuthError(DarajaError):
     """Daraja rejected our credentials or configuration; staff must fix settings."""
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "M-Pesa payments are unavailable right now. Please pay another way or try again later."
     )
 
@@ -76,13 +79,13 @@ class InvalidAccessToken(DarajaAuthError):
 class DarajaBadRequest(DarajaError):
     """Daraja rejected a field of the request (``400.002.02`` "Bad Request - Invalid X")."""
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "We couldn't send the M-Pesa request. Please check your details and try again."
     )
     field_messages = {
-        "PhoneNumber": "This number can't receive M-Pesa prompts. Check it and try again.",
-        "PartyA": "This number can't receive M-Pesa prompts. Check it and try again.",
-        "Amount": "This amount can't be paid with M-Pesa (KES 1 to KES 250,000 per payment).",
+        "PhoneNumber": _("This number can't receive M-Pesa prompts. Check it and try again."),
+        "PartyA": _("This number can't receive M-Pesa prompts. Check it and try again."),
+        "Amount": _("This amount can't be paid with M-Pesa (KES 1 to KES 250,000 per payment)."),
     }
 
     def __init__(self, **kwargs) -> None:
@@ -95,7 +98,7 @@ class DarajaBadRequest(DarajaError):
 class DarajaBusy(DarajaError):
     """Daraja is over its rate limit or quota (``500.003.02``, ``500.003.03``); back off."""
 
-    default_shopper_message = "M-Pesa is busy right now. Please try again in a moment."
+    default_shopper_message = _("M-Pesa is busy right now. Please try again in a moment.")
     retryable = True
     retry_after_seconds = 30
 
@@ -103,7 +106,7 @@ class DarajaBusy(DarajaError):
 class SubscriberLocked(DarajaError):
     """Another M-Pesa session is open on the payer's phone (``500.001.1001``)."""
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "Close any open M-Pesa prompt on your phone, then try again in a minute."
     )
     retryable = True
@@ -117,7 +120,7 @@ class DarajaUnavailable(DarajaError):
     prompt (or query) before sending another one.
     """
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "We couldn't reach M-Pesa. If a prompt appears on your phone, enter your PIN; "
         "otherwise please try again in a minute."
     )
@@ -131,7 +134,7 @@ class PushOutcomeUnknown(DarajaUnavailable):
     the shopper may be looking at a prompt. Never treat this as a failure.
     """
 
-    default_shopper_message = (
+    default_shopper_message = _(
         "We sent the M-Pesa prompt but haven't heard back from M-Pesa yet. If a prompt "
         "appears on your phone, enter your PIN."
     )
@@ -159,17 +162,19 @@ class ResendTooSoon(PaymentError):
 
     def __init__(self, seconds: int) -> None:
         self.seconds = max(int(seconds), 1)
-        self.shopper_message = (
-            f"We just sent a prompt to your phone. You can ask for a new one in "
-            f"{self.seconds} second{'s' if self.seconds != 1 else ''}."
-        )
+        self.shopper_message = ngettext(
+            "We just sent a prompt to your phone. You can ask for a new one in %(seconds)s second.",
+            "We just sent a prompt to your phone. You can ask for a new one in "
+            "%(seconds)s seconds.",
+            self.seconds,
+        ) % {"seconds": self.seconds}
         super().__init__(self.shopper_message)
 
 
 class PreviousPushPending(PaymentError):
     """The previous push is still waiting for the shopper's PIN."""
 
-    shopper_message = (
+    shopper_message = _(
         "Your previous M-Pesa prompt is still waiting for your PIN. Enter it on your phone, "
         "or wait for it to time out before asking for a new one."
     )
@@ -180,8 +185,8 @@ class TooManyPrompts(PaymentError):
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.shopper_message = (
-            f"This phone has had {limit} M-Pesa prompts in the last hour, the most we send. "
+        self.shopper_message = gettext(
+            "This phone has had %(limit)s M-Pesa prompts in the last hour, the most we send. "
             "Please wait a while before asking for another, or pay by Paybill (below)."
-        )
+        ) % {"limit": limit}
         super().__init__(self.shopper_message)

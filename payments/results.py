@@ -3,13 +3,18 @@
 The table follows docs/mpesa.md §5. A failure code is final for its
 ``CheckoutRequestID``: "retry" always means a *new* push, which gets a new ID.
 ``describe_result`` is pure (no I/O, no settings) so views, tasks and the
-callback handler can all use it.
+callback handler can all use it. Shopper messages are translated: they read
+in the language active when they are shown (``payments.services`` stores
+them on an attempt in English and translates them again when it shows them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 Status = Literal["paid", "failed", "pending"]
 
@@ -50,33 +55,33 @@ def _failed(
     )
 
 
-_UNAVAILABLE = "M-Pesa payments are unavailable right now. Please pay another way."
-_CANCELLED = "You cancelled the M-Pesa request. Try again?"
+_UNAVAILABLE = _("M-Pesa payments are unavailable right now. Please pay another way.")
+_CANCELLED = _("You cancelled the M-Pesa request. Try again?")
 
 _FAILURES: dict[int | str, ResultAdvice] = {
     1: _failed(
         1,
         "Insufficient balance",
-        "Your M-Pesa balance is too low. Top up, then try again.",
+        _("Your M-Pesa balance is too low. Top up, then try again."),
         can_retry=True,
     ),
     2: _failed(
         2,
         "Amount below the M-Pesa minimum (KES 1)",
-        "Something went wrong on our side. Please pay another way.",
+        _("Something went wrong on our side. Please pay another way."),
         can_retry=False,
         alert_ops=True,
     ),
     3: _failed(
         3,
         "Amount above the per-transaction maximum",
-        "This amount is too large for M-Pesa. Please pay by card.",
+        _("This amount is too large for M-Pesa. Please pay by card."),
         can_retry=False,
     ),
     4: _failed(
         4,
         "Customer's daily limit exceeded",
-        "You've reached your daily M-Pesa limit. Please use another payment method.",
+        _("You've reached your daily M-Pesa limit. Please use another payment method."),
         can_retry=False,
     ),
     8: _failed(
@@ -89,34 +94,34 @@ _FAILURES: dict[int | str, ResultAdvice] = {
     17: _failed(
         17,
         "Rule limited: same amount from the same customer within 2 minutes",
-        "Please wait 2 minutes, then try again.",
+        _("Please wait 2 minutes, then try again."),
         can_retry=True,
         retry_after_seconds=120,
     ),
     26: _failed(
         26,
         "System busy / traffic blocking",
-        "M-Pesa is busy right now. Please try again shortly.",
+        _("M-Pesa is busy right now. Please try again shortly."),
         can_retry=True,
         retry_after_seconds=30,
     ),
     1001: _failed(
         1001,
         "Subscriber locked: another M-Pesa session is open",
-        "Close any open M-Pesa prompt on your phone, then try again in a minute.",
+        _("Close any open M-Pesa prompt on your phone, then try again in a minute."),
         can_retry=True,
         retry_after_seconds=60,
     ),
     1019: _failed(
         1019,
         "Transaction expired",
-        "The M-Pesa request expired. Tap to send it again.",
+        _("The M-Pesa request expired. Tap to send it again."),
         can_retry=True,
     ),
     1025: _failed(
         1025,
         "Push failed (prompt over 182 characters?)",
-        "We couldn't reach your phone. Please try again.",
+        _("We couldn't reach your phone. Please try again."),
         can_retry=True,
         max_retries=1,
         alert_ops=True,
@@ -126,14 +131,16 @@ _FAILURES: dict[int | str, ResultAdvice] = {
     1037: _failed(
         1037,
         "DS timeout: phone off, busy or unreachable",
-        "We couldn't reach your phone. Keep it on and unlocked, then try again. "
-        "If it keeps happening, dial *234# to refresh your SIM menu.",
+        _(
+            "We couldn't reach your phone. Keep it on and unlocked, then try again. "
+            "If it keeps happening, dial *234# to refresh your SIM menu."
+        ),
         can_retry=True,
     ),
     2001: _failed(
         2001,
         "Wrong PIN (initiator information is invalid)",
-        "Wrong M-Pesa PIN. Please try again.",
+        _("Wrong M-Pesa PIN. Please try again."),
         can_retry=True,
         max_retries=3,
     ),
@@ -147,13 +154,13 @@ _FAILURES: dict[int | str, ResultAdvice] = {
     8006: _failed(
         8006,
         "Security credential (PIN) locked",
-        "Your M-Pesa PIN is locked. Call Safaricom on 100 or 200.",
+        _("Your M-Pesa PIN is locked. Call Safaricom on 100 or 200."),
         can_retry=False,
     ),
     9999: _failed(
         9999,
         "Could not send the prompt (generic)",
-        "Something went wrong with M-Pesa. Please try again.",
+        _("Something went wrong with M-Pesa. Please try again."),
         can_retry=True,
         max_retries=1,
     ),
@@ -169,7 +176,7 @@ _FAILURES["SFC_IC0003"] = _failed(
 PENDING = ResultAdvice(
     code=None,
     status="pending",
-    shopper_message="Waiting for you to enter your M-Pesa PIN…",
+    shopper_message=_("Waiting for you to enter your M-Pesa PIN…"),
     can_retry=False,
     meaning="The customer hasn't acted yet (query answered 'being processed')",
 )
@@ -188,7 +195,11 @@ def describe_result(*, code: int | str | None, receipt: str = "") -> ResultAdvic
     if isinstance(normalised, str) and normalised.lstrip("-").isdigit():
         normalised = int(normalised)
     if normalised == 0:
-        message = f"Paid, receipt {receipt}." if receipt else "Paid."
+        message = (
+            gettext("Paid, receipt %(receipt)s.") % {"receipt": receipt}
+            if receipt
+            else gettext("Paid.")
+        )
         return ResultAdvice(
             code=0, status="paid", shopper_message=message, can_retry=False, meaning="Success"
         )
@@ -198,7 +209,7 @@ def describe_result(*, code: int | str | None, receipt: str = "") -> ResultAdvic
     return _failed(
         normalised,
         "Unknown result code",
-        "Something went wrong with M-Pesa. Please try again.",
+        _("Something went wrong with M-Pesa. Please try again."),
         can_retry=True,
         max_retries=1,
         alert_ops=True,

@@ -45,7 +45,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from storefront import locks
 
@@ -108,6 +109,18 @@ def _attempts(order_id: int) -> list[PaymentAttempt]:
     return list(PaymentAttempt.objects.filter(order_id=order_id).newest_first()[:ATTEMPTS_READ])
 
 
+def _in_english(message) -> str:
+    """Return a shopper *message* as an attempt stores it: in English, as staff
+    read it (``_shown`` translates it again for the shopper)."""
+    with translation.override(None):
+        return str(message)
+
+
+def _shown(message: str) -> str:
+    """Return a shopper message stored in English in the active language."""
+    return translation.gettext(message) if message else ""
+
+
 # Parts ----------------------------------------------------------------------
 
 
@@ -124,11 +137,11 @@ def part_amounts(amount: int) -> list[int]:
 def amount_refusal(amount: int) -> str:
     """Return why M-Pesa can't take an order of *amount*, or "" when it can."""
     if amount > settings.MPESA_MAX_PER_ORDER:
-        return (
-            f"M-Pesa takes at most KES {settings.MPESA_MAX_PER_ORDER:,} a day from one payer, "
-            f"and this order comes to KES {amount:,}. Please split it into smaller orders, "
-            "or contact us to pay by bank transfer."
-        )
+        return _(
+            "M-Pesa takes at most KES %(limit)s a day from one payer, and this order comes "
+            "to KES %(amount)s. Please split it into smaller orders, or contact us to pay "
+            "by bank transfer."
+        ) % {"limit": f"{settings.MPESA_MAX_PER_ORDER:,}", "amount": f"{amount:,}"}
     return ""
 
 
@@ -252,12 +265,15 @@ def _refuse_unless_pushable(order, verdict: Payability) -> None:
     if verdict.verdict == Verdict.PAID or (
         verdict.verdict == Verdict.OPEN and verdict.balance == 0
     ):
-        raise OrderNotPayable(f"Order {order.number} is already paid.")
+        raise OrderNotPayable(_("Order %(number)s is already paid.") % {"number": order.number})
     if order.status == Order.Status.CANCELLED:
-        raise OrderNotPayable(f"Order {order.number} was cancelled.")
+        raise OrderNotPayable(_("Order %(number)s was cancelled.") % {"number": order.number})
     raise OrderNotPayable(
-        f"Order {order.number} expired because it wasn't paid in time, and its items went "
-        "back on sale. Please place the order again."
+        _(
+            "Order %(number)s expired because it wasn't paid in time, and its items went "
+            "back on sale. Please place the order again."
+        )
+        % {"number": order.number}
     )
 
 
@@ -352,7 +368,7 @@ def request_stk_push(
             status=Status.UNKNOWN if unknown else Status.FAILED,
             result_code=(error.code or type(error).__name__)[:32],
             result_desc=(error.message or str(error))[:300],
-            message=error.shopper_message[:300],
+            message=_in_english(error.shopper_message)[:300],
             completed_at=None if unknown else now,
             resend_after=max(attempt.resend_after, now + timedelta(seconds=wait)),
             updated=now,
@@ -646,11 +662,13 @@ def _apply(order, attempt: PaymentAttempt, result: StkResult, *, raw: Any, now: 
     attempt.completed_at = now
     if not result.paid:
         attempt.status = Status.FAILED
-        attempt.message = describe_result(code=result.result_code).shopper_message[:300]
+        advice = describe_result(code=result.result_code)
+        attempt.message = _in_english(advice.shopper_message)[:300]
         logger.info("Payment %s failed: %s %s", attempt, result.result_code, result.result_desc)
         return Outcome.FAILED
     attempt.status = Status.PAID
-    attempt.message = describe_result(code=0, receipt=result.receipt).shopper_message[:300]
+    with translation.override(None):  # stored in English, as ``_in_english``
+        attempt.message = describe_result(code=0, receipt=result.receipt).shopper_message[:300]
     attempt.receipt_number = result.receipt or None
     attempt.paid_phone = result.phone
     attempt.paid_amount = result.amount if result.amount is not None else Decimal(attempt.amount)
@@ -958,17 +976,18 @@ def _parts(attempts: list[PaymentAttempt], verdict: Payability) -> list[Part]:
 
 
 def _pending_message(attempt: PaymentAttempt, live: bool) -> str:
+    amount = f"{attempt.amount:,}"
     if attempt.status == Status.UNKNOWN:
         if live:
-            return (
+            return _(
                 "We sent the M-Pesa prompt but M-Pesa hasn't answered us yet. If a prompt "
-                f"for KES {attempt.amount:,} appears on your phone, enter your PIN."
-            )
-        return (
+                "for KES %(amount)s appears on your phone, enter your PIN."
+            ) % {"amount": amount}
+        return _(
             "We never heard back from M-Pesa about that prompt. If you paid, this page "
             "will say so as soon as M-Pesa tells us; if no prompt came, send a new one."
         )
-    return f"Enter your M-Pesa PIN on your phone to pay KES {attempt.amount:,}."
+    return _("Enter your M-Pesa PIN on your phone to pay KES %(amount)s.") % {"amount": amount}
 
 
 def payment_state(order, *, now: datetime | None = None) -> PaymentState:
@@ -991,9 +1010,9 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
         asked = order.status == Order.Status.CANCELLATION_REQUESTED
         return PaymentState(
             "review",
-            "You asked to cancel this order: our team will refund what you paid to your M-Pesa."
+            _("You asked to cancel this order: our team will refund what you paid to your M-Pesa.")
             if asked
-            else "This order was cancelled and refunded.",
+            else _("This order was cancelled and refunded."),
             counted[0] if counted else latest,
             **base,
         )
@@ -1008,15 +1027,23 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
         if counted or uncounted_paid is not None:
             return PaymentState(
                 "review",
-                "We received your M-Pesa payment after this order had closed. Our team will "
-                "contact you to deliver it or refund you.",
+                _(
+                    "We received your M-Pesa payment after this order had closed. Our team will "
+                    "contact you to deliver it or refund you."
+                ),
                 uncounted_paid or counted[0],
                 **base,
             )
-        closed = "was cancelled" if order.status == Order.Status.CANCELLED else "expired unpaid"
+        closed = (
+            _("This order was cancelled, and its items went back on sale. Please order again.")
+            if order.status == Order.Status.CANCELLED
+            else _(
+                "This order expired unpaid, and its items went back on sale. Please order again."
+            )
+        )
         return PaymentState(
             "closed",
-            f"This order {closed}, and its items went back on sale. Please order again.",
+            closed,
             latest,
             **base,
         )
@@ -1028,32 +1055,56 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
     if uncounted_paid is not None and uncounted_paid.flag == Flag.AMOUNT_MISMATCH:
         return PaymentState(
             "review",
-            "We received an M-Pesa payment that doesn't match what we asked for. Our team "
-            "will contact you to sort it out.",
+            _(
+                "We received an M-Pesa payment that doesn't match what we asked for. Our team "
+                "will contact you to sort it out."
+            ),
             uncounted_paid,
             **{**state, "pushable": False},
         )
     if verdict.verdict == Verdict.PART_PAID:
         return PaymentState(
             "held",
-            f"You have paid KES {verdict.paid:,} of KES {verdict.amount:,}, and the time to "
-            "pay has passed. We are still holding your items: pay the balance below, or our "
-            "team will contact you to complete your order or refund you.",
+            _(
+                "You have paid KES %(paid)s of KES %(amount)s, and the time to pay has passed. "
+                "We are still holding your items: pay the balance below, or our team will "
+                "contact you to complete your order or refund you."
+            )
+            % {"paid": f"{verdict.paid:,}", "amount": f"{verdict.amount:,}"},
             latest,
             **state,
         )
     if latest is None:
-        return PaymentState("not_started", "Pay with M-Pesa to complete your order.", None, **state)
+        return PaymentState(
+            "not_started", _("Pay with M-Pesa to complete your order."), None, **state
+        )
     live = (_live_until(latest) or now) > now
     if latest.status == Status.PENDING or (latest.status == Status.UNKNOWN and live):
         return PaymentState("pending", _pending_message(latest, live), latest, **state)
     if latest.counted:
         part = next((p for p in base["parts"] if p.state != "paid"), None)
         number = part.number if part else len(base["parts"])
+        values = {
+            "paid_part": number - 1,
+            "receipt": latest.receipt_number,
+            "part": number,
+            "parts": len(base["parts"]),
+            "amount": f"{next_amount:,}",
+        }
+        message = (
+            _(
+                "Part %(paid_part)s is paid (receipt %(receipt)s). "
+                "Now pay part %(part)s of %(parts)s: KES %(amount)s."
+            )
+            if latest.receipt_number
+            else _(
+                "Part %(paid_part)s is paid (receipt to follow). "
+                "Now pay part %(part)s of %(parts)s: KES %(amount)s."
+            )
+        )
         return PaymentState(
             "next_part",
-            f"Part {number - 1} is paid (receipt {latest.receipt_number or 'to follow'}). "
-            f"Now pay part {number} of {len(base['parts'])}: KES {next_amount:,}.",
+            message % values,
             latest,
             **state,
         )
@@ -1061,7 +1112,7 @@ def payment_state(order, *, now: datetime | None = None) -> PaymentState:
         return PaymentState("failed", _pending_message(latest, False), latest, **state)
     return PaymentState(
         "failed",
-        latest.message or describe_result(code=latest.result_code).shopper_message,
+        _shown(latest.message) or describe_result(code=latest.result_code).shopper_message,
         latest,
         **state,
     )

@@ -1,5 +1,7 @@
 """Domain errors of the shop. Their messages are safe to show to shoppers."""
 
+from django.utils.translation import gettext as _
+
 
 class ShopError(Exception):
     """A request the shop refuses; ``str(error)`` is the shopper's message."""
@@ -43,12 +45,15 @@ class InsufficientStock(CheckoutError):
     def __init__(self, shortages: list[tuple[str, int, int]]):
         self.shortages = shortages  # (item, wanted, available)
         parts = [
-            f"{item}: only {available} left (you asked for {wanted})"
+            _("%(item)s: only %(available)s left (you asked for %(wanted)s)")
+            % {"item": item, "available": available, "wanted": wanted}
             if available
-            else f"{item}: sold out"
+            else _("%(item)s: sold out") % {"item": item}
             for item, wanted, available in shortages
         ]
-        super().__init__("Some items are short of stock — " + "; ".join(parts) + ".")
+        super().__init__(
+            _("Some items are short of stock — %(items)s.") % {"items": "; ".join(parts)}
+        )
 
 
 class OrderTooLarge(CheckoutError):

@@ -7,7 +7,9 @@ the VAT in the total at ``settings.VAT_RATE`` percent, worked out by
 Every paid order has a receipt / tax invoice, made with fpdf2 (pure Python,
 nothing to install on the host) in its built-in Helvetica: that font knows
 Latin-1 only, so other characters are spelled without their accents or
-shown as ``?`` (``_latin1``) rather than failing the download.
+shown as ``?`` (``_latin1``) rather than failing the download. It is written
+in the order's language (``Order.language``), as its emails are; English and
+Kiswahili both need nothing beyond Latin-1.
 """
 
 import unicodedata
@@ -16,7 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from fpdf import FPDF
@@ -172,12 +174,18 @@ class _Receipt(FPDF):
 def render_receipt(order: Order) -> bytes:
     """Return the PDF receipt / tax invoice of the paid *order*.
 
-    Reads the order's lines, applied M-Pesa payments and refunds (three
-    queries). Raises ValueError for an order without a receipt.
+    Written in the order's language, whoever downloads it. Reads the order's
+    lines, applied M-Pesa payments and refunds (three queries). Raises
+    ValueError for an order without a receipt.
     """
     if not has_receipt(order):
         raise ValueError(f"order {order.number} has no receipt: it is not paid")
-    data = receipt_data(order)
+    with translation.override(order.language or settings.LANGUAGE_CODE):
+        return _draw(order, receipt_data(order))
+
+
+def _draw(order: Order, data: ReceiptData) -> bytes:
+    """Return the receipt's PDF, in the active language."""
     pdf = _Receipt()
     title = _("Tax invoice / Receipt")
     pdf.set_title(_latin1(f"{title} {order.number}"))

@@ -1,7 +1,11 @@
 """The order's story for the shopper: the usual path, with what happened when."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import Order, OrderEvent, Shipment
 
@@ -9,20 +13,22 @@ Status = Order.Status
 
 #: The path of an order that goes well.
 PATH = [
-    (Status.AWAITING_PAYMENT, "Order placed"),
-    (Status.PAID, "Paid"),
-    (Status.PACKED, "Packed"),
-    (Status.SHIPPED, "Shipped"),
-    (Status.OUT_FOR_DELIVERY, "Out for delivery"),
-    (Status.DELIVERED, "Delivered"),
+    (Status.AWAITING_PAYMENT, _("Order placed")),
+    (Status.PAID, _("Paid")),
+    (Status.PACKED, _("Packed")),
+    (Status.SHIPPED, _("Shipped")),
+    (Status.OUT_FOR_DELIVERY, _("Out for delivery")),
+    (Status.DELIVERED, _("Delivered")),
 ]
 #: Where an order can leave the path.
 OFF_PATH = {
-    Status.EXPIRED: "Expired unpaid",
-    Status.CANCELLED: "Cancelled",
-    Status.CANCELLATION_REQUESTED: "Cancellation requested",
-    Status.REFUNDED: "Refunded",
+    Status.EXPIRED: _("Expired unpaid"),
+    Status.CANCELLED: _("Cancelled"),
+    Status.CANCELLATION_REQUESTED: _("Cancellation requested"),
+    Status.REFUNDED: _("Refunded"),
 }
+#: The note ``services.record_refund`` writes (in English, like every note).
+REFUND_NOTE = re.compile(r"Refunded KES (?P<amount>[0-9,.]+) \((?P<reference>.*)\)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def order_timeline(order: Order, events: list[OrderEvent], shipments: list[Shipm
                         event.to_status,
                         event.created,
                         True,
-                        note=event.note,
+                        note=shopper_note(event.note),
                     )
                 )
     done = [index for index, step in enumerate(steps) if step.done]
@@ -78,3 +84,18 @@ def order_timeline(order: Order, events: list[OrderEvent], shipments: list[Shipm
         last = done[-1]
         steps[last] = Step(**{**steps[last].__dict__, "current": True})
     return steps
+
+
+def shopper_note(note: str) -> str:
+    """Return an event's *note* in the active language.
+
+    Notes are stored in English (staff read them in the order's history).
+    The ones the shop writes itself are translated; what a person typed (a
+    shopper's reason for cancelling, a staff note) is shown as typed.
+    """
+    if not note:
+        return ""
+    refund = REFUND_NOTE.fullmatch(note)
+    if refund:
+        return gettext("Refunded KES %(amount)s (%(reference)s)") % refund.groupdict()
+    return gettext(note)

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from payments import services as payments
 from storefront import locks
@@ -113,21 +115,31 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
     if order.status not in CANCELLABLE:
         if order.status in (Status.SHIPPED, Status.OUT_FOR_DELIVERY, Status.DELIVERED):
             raise IllegalTransition(
-                f"Order {order.number} has left our shop and can no longer be cancelled. "
-                "Refuse the parcel or contact us to return it."
+                _(
+                    "Order %(number)s has left our shop and can no longer be cancelled. "
+                    "Refuse the parcel or contact us to return it."
+                )
+                % {"number": order.number}
             )
         raise IllegalTransition(
-            f"Order {order.number} can't be cancelled: it is {order.get_status_display().lower()}."
+            _("Order %(number)s can't be cancelled: it is %(status)s.")
+            % {"number": order.number, "status": order.get_status_display().lower()}
         )
+    # The notes are stored in English; the shopper's timeline translates them.
     note = reason.strip()[:300]
     if order.status == Status.AWAITING_PAYMENT and not paid_so_far(order):
-        _move(order, Status.CANCELLED, actor=actor, note=note or "Cancelled before payment")
+        _move(
+            order,
+            Status.CANCELLED,
+            actor=actor,
+            note=note or gettext_noop("Cancelled before payment"),
+        )
     else:
         _move(
             order,
             Status.CANCELLATION_REQUESTED,
             actor=actor,
-            note=note or "Cancellation requested: refund due",
+            note=note or gettext_noop("Cancellation requested: refund due"),
         )
     return order
 
@@ -197,7 +209,7 @@ def reorder(*, order: Order, cart: Cart | None) -> tuple[list[CartLine], list[st
     added, problems = [], []
     for line in order.lines.select_related("variant__product"):
         if line.variant is None:
-            problems.append(f"{line.product_name} is no longer sold.")
+            problems.append(_("%(product)s is no longer sold.") % {"product": line.product_name})
             continue
         quantity = line.quantity
         while quantity > 0:
@@ -216,7 +228,12 @@ def reorder(*, order: Order, cart: Cart | None) -> tuple[list[CartLine], list[st
             added.append(cart_line)
             if quantity < line.quantity:
                 problems.append(
-                    f"{line.product_name}: only {quantity} added, the rest is sold out."
+                    ngettext(
+                        "%(product)s: only %(count)s added, the rest is sold out.",
+                        "%(product)s: only %(count)s added, the rest is sold out.",
+                        quantity,
+                    )
+                    % {"product": line.product_name, "count": quantity}
                 )
             break
     return added, problems

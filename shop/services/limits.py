@@ -30,6 +30,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..exceptions import TooManyUnits, TooManyUnpaidOrders
 from ..models import Order
@@ -40,10 +42,6 @@ def unpaid_orders(now: datetime) -> QuerySet[Order]:
     return Order.objects.filter(status=Order.Status.AWAITING_PAYMENT).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
-
-
-def _orders(count: int) -> str:
-    return f"{count} order{'' if count == 1 else 's'}"
 
 
 def _readable_phone(phone: str) -> str:
@@ -63,7 +61,10 @@ def max_units_per_line() -> int:
 def check_units_per_line(quantity: int) -> None:
     """Raise TooManyUnits if one line holds more than ``MAX_UNITS_PER_LINE``."""
     if quantity > max_units_per_line():
-        raise TooManyUnits(f"You can buy at most {max_units_per_line()} of one item per order.")
+        raise TooManyUnits(
+            _("You can buy at most %(limit)s of one item per order.")
+            % {"limit": max_units_per_line()}
+        )
 
 
 def check_units_per_order(quantities: Iterable[int]) -> None:
@@ -71,8 +72,11 @@ def check_units_per_order(quantities: Iterable[int]) -> None:
     limit, total = settings.MAX_UNITS_PER_ORDER, sum(quantities)
     if total > limit:
         raise TooManyUnits(
-            f"You can buy at most {limit} items in one order, and your cart has {total}. "
-            "Remove some before paying."
+            _(
+                "You can buy at most %(limit)s items in one order, and your cart has "
+                "%(total)s. Remove some before paying."
+            )
+            % {"limit": limit, "total": total}
         )
 
 
@@ -95,11 +99,23 @@ def check_unpaid_orders_per_visitor(*, user, session_orders: Iterable[str], now:
         mine |= Q(user=user)
     count = unpaid_orders(now).filter(mine).count()
     if count >= limit:
-        where = "My orders" if signed_in else "the links are in your order emails"
-        raise TooManyUnpaidOrders(
-            f"You already have {_orders(count)} waiting for payment. Pay or cancel one of "
-            f"them ({where}) before placing another."
-        )
+        if signed_in:
+            message = ngettext(
+                "You already have %(count)s order waiting for payment. Pay or cancel one of "
+                "them (My orders) before placing another.",
+                "You already have %(count)s orders waiting for payment. Pay or cancel one of "
+                "them (My orders) before placing another.",
+                count,
+            )
+        else:
+            message = ngettext(
+                "You already have %(count)s order waiting for payment. Pay or cancel one of "
+                "them (the links are in your order emails) before placing another.",
+                "You already have %(count)s orders waiting for payment. Pay or cancel one of "
+                "them (the links are in your order emails) before placing another.",
+                count,
+            )
+        raise TooManyUnpaidOrders(message % {"count": count})
 
 
 def check_unpaid_orders_per_phone(*, phone: str, now: datetime) -> None:
@@ -110,8 +126,14 @@ def check_unpaid_orders_per_phone(*, phone: str, now: datetime) -> None:
     count = unpaid_orders(now).filter(phone=phone).count()
     if count >= limit:
         raise TooManyUnpaidOrders(
-            f"The M-Pesa number {_readable_phone(phone)} already has {_orders(count)} "
-            "waiting for payment. Pay or cancel one of them before placing another."
+            ngettext(
+                "The M-Pesa number %(phone)s already has %(count)s order waiting for payment. "
+                "Pay or cancel one of them before placing another.",
+                "The M-Pesa number %(phone)s already has %(count)s orders waiting for payment. "
+                "Pay or cancel one of them before placing another.",
+                count,
+            )
+            % {"phone": _readable_phone(phone), "count": count}
         )
 
 
@@ -126,8 +148,10 @@ def check_unpaid_orders_per_address(*, client_ip: str | None, now: datetime) -> 
         return
     if unpaid_orders(now).filter(placed_from=client_ip).count() >= limit:
         raise TooManyUnpaidOrders(
-            "Too many orders from your network are waiting for payment. "
-            "Please try again in a few minutes."
+            _(
+                "Too many orders from your network are waiting for payment. "
+                "Please try again in a few minutes."
+            )
         )
 
 

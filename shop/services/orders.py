@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from payments import services as payments
 from storefront import i18n, locks
@@ -159,7 +161,7 @@ def place_order(
     cart = locks.lock_cart(cart.pk)
     cart_lines = list(cart.lines.order_by("variant_id"))
     if not cart_lines:
-        raise EmptyCart("Your cart is empty.")
+        raise EmptyCart(_("Your cart is empty."))
     signed_in = user is not None and user.is_authenticated
     locks.lock_keys(
         f"phone:{phone}",
@@ -181,7 +183,7 @@ def place_order(
         sellable = variant is not None and variant.is_active and variant.product.is_active
         available = variant.stock_available if sellable else 0
         if line.quantity > available:
-            label = str(variant) if variant is not None else "An item"
+            label = str(variant) if variant is not None else _("An item")
             shortages.append((label, line.quantity, available))
     if shortages:
         raise InsufficientStock(shortages)
@@ -419,7 +421,8 @@ def expire_order(*, order_id: int, now: datetime | None = None) -> bool:
             return False
         verdict = payments.payability(order, now=now)
         if verdict.verdict == payments.Verdict.CLOSED:
-            _move(order, Status.EXPIRED, note="Not paid in time; stock released")
+            # Stored in English; the shopper's timeline translates it.
+            _move(order, Status.EXPIRED, note=gettext_noop("Not paid in time; stock released"))
             logger.info("Order %s expired", order.number)
             return True
     if verdict.verdict == payments.Verdict.WAITING:

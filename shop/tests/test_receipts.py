@@ -196,6 +196,40 @@ def test_a_refunded_order_shows_the_refund(client):
     assert "Refunded KES 2,000.00 by M-Pesa reversal" in text and "RFX123" in text
 
 
+def test_a_kiswahili_order_gets_its_receipt_in_kiswahili(client):
+    """The receipt is written in the order's language, whatever the browser asks for."""
+    order = paid_order(price="11100")
+    Order.objects.filter(pk=order.pk).update(language="sw")
+    open_as_guest(client, order)
+    response = client.get(receipt_url(order), HTTP_ACCEPT_LANGUAGE="en-GB,en")
+    text = pdf_text(response.content)
+    for expected in (
+        "Ankara ya kodi / Risiti",
+        f"Nambari ya oda: {order.number}",
+        "Tarehe ya malipo:",
+        "Jumla ndogo",
+        "Usafirishaji hadi",
+        "VAT imejumuishwa kwa 16%",
+        "Njia: M-Pesa",
+        "Risiti ya M-Pesa: QKA1B2C3D4",
+        "Asante kwa kununua kwetu.",
+        "KES 11,600.00",
+    ):
+        assert expected in text, expected
+    for english in ("Tax invoice", "Order number", "Subtotal", "Thank you"):
+        assert english not in text, english
+
+
+def test_an_english_order_keeps_an_english_receipt_in_a_kiswahili_browser(client, settings):
+    order = paid_order(price="11100")
+    assert order.language == "en-gb"
+    open_as_guest(client, order)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "sw"
+    text = pdf_text(client.get(receipt_url(order)).content)
+    assert "Tax invoice / Receipt" in text and f"Order number: {order.number}" in text
+    assert "Ankara" not in text and "Nambari ya oda" not in text
+
+
 def test_the_receipt_costs_the_same_queries_for_1_and_8_lines(client):
     counts = []
     for lines in (1, 8):

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
@@ -84,7 +85,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and pending:
             # A second submit of a placed order (double click, Back + resubmit).
             return redirect("shop:order-payment", number=pending)
-        messages.info(request, "Your cart is empty.")
+        messages.info(request, _("Your cart is empty."))
         return redirect("shop:cart")
     user = request.user
     addresses = list(Address.objects.for_user(user)) if user.is_authenticated else []

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.phones import InvalidPhoneNumber, normalise_kenyan_phone
@@ -56,7 +57,7 @@ def order_find(request: HttpRequest) -> HttpResponse:
     except InvalidPhoneNumber as problem:
         phone, error = "", problem.message
     if _find_throttled(request):
-        error = "Too many tries. Please wait a few minutes and try again."
+        error = _("Too many tries. Please wait a few minutes and try again.")
     order = None
     if not error:
         order = (
@@ -66,7 +67,7 @@ def order_find(request: HttpRequest) -> HttpResponse:
             .first()
         )
         if order is None:
-            error = "We couldn't find an order with that number and phone number."
+            error = _("We couldn't find an order with that number and phone number.")
     if error:
         messages.error(request, error)
         return redirect("shop:order-list")
@@ -133,12 +134,17 @@ def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
         messages.error(request, problem.message)
     else:
         if order.status == Order.Status.CANCELLED:
-            messages.success(request, f"Order {order.number} is cancelled.")
+            messages.success(
+                request, _("Order %(number)s is cancelled.") % {"number": order.number}
+            )
         else:
             messages.success(
                 request,
-                f"We're cancelling order {order.number} and will refund your payment. "
-                "We'll email you when the refund is sent.",
+                _(
+                    "We're cancelling order %(number)s and will refund your payment. "
+                    "We'll email you when the refund is sent."
+                )
+                % {"number": order.number},
             )
     return redirect(order.get_absolute_url())
 
@@ -151,6 +157,12 @@ def order_reorder(request: HttpRequest, number: str) -> HttpResponse:
         messages.warning(request, problem)
     if added:
         count = len(added)
-        messages.success(request, f"Added {count} item{'s' if count != 1 else ''} to your cart.")
+        messages.success(
+            request,
+            ngettext(
+                "Added %(count)s item to your cart.", "Added %(count)s items to your cart.", count
+            )
+            % {"count": count},
+        )
         return redirect("shop:cart")
     return redirect(order.get_absolute_url())

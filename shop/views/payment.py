@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -68,5 +69,5 @@ def payment_resend(request: HttpRequest, number: str) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "We sent a new M-Pesa prompt to your phone.")
+        messages.success(request, _("We sent a new M-Pesa prompt to your phone."))
     return redirect("shop:order-payment", number=order.number)
