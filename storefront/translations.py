@@ -19,6 +19,7 @@ placeholders that differ between English and Kiswahili, and on a ``.mo`` that
 is not the compiled ``.po``. It needs GNU gettext (``make test`` installs it).
 """
 
+import ast
 import gettext
 import os
 import re
@@ -125,8 +126,15 @@ def fragment(out: Path, paths: list[str]) -> None:
         extracted = copy / CATALOGUE
         if out.exists():
             subprocess.run(
-                ["msgmerge", "--quiet", "--no-fuzzy-matching", "--update", "--backup=none",
-                 str(out), str(extracted)],
+                [
+                    "msgmerge",
+                    "--quiet",
+                    "--no-fuzzy-matching",
+                    "--update",
+                    "--backup=none",
+                    str(out),
+                    str(extracted),
+                ],
                 check=True,
             )
             subprocess.run(["msgattrib", "--no-obsolete", "-o", str(out), str(out)], check=True)
@@ -142,25 +150,42 @@ def merge(parts: list[Path]) -> str:
     wins over the catalogue's), extract again and compile."""
     joined = subprocess.run(
         ["msgcat", "--use-first", *map(str, parts), str(PO)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     header = PO.read_text().split("\n\n", 1)[0]  # the catalogue's own header stays
     PO.write_text(header + "\n\n" + joined.split("\n\n", 1)[1])
     return update()
 
 
-def _missing(defined: Path, reference: Path) -> list[str]:
-    """Return the msgids of *reference* that *defined* lacks (msgcmp's report)."""
-    done = subprocess.run(
-        ["msgcmp", "--use-untranslated", "--use-fuzzy", str(defined), str(reference)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode == 0:
-        return []
-    return [line for line in done.stderr.splitlines() if "msgmerge" not in line] or [
-        done.stderr.strip()
-    ]
+def msgids(po: Path) -> set[str]:
+    """Return the messages of catalogue *po*: each msgid, after its msgctxt and a "|"
+    when it has one (obsolete entries and the header left out)."""
+    found = set()
+    for block in po.read_text().split("\n\n"):
+        fields: dict[str, str] = {}
+        current = None
+        for line in block.splitlines():
+            if line.startswith("#"):
+                continue
+            keyword, _, rest = line.partition(" ")
+            if keyword in ("msgctxt", "msgid"):
+                current = keyword
+                fields[current] = _unquote(rest)
+            elif line.startswith('"') and current:
+                fields[current] += _unquote(line)
+            else:
+                current = None
+        if fields.get("msgid"):
+            found.add(
+                f"{fields['msgctxt']}|{fields['msgid']}" if "msgctxt" in fields else fields["msgid"]
+            )
+    return found
+
+
+def _unquote(text: str) -> str:
+    return ast.literal_eval(text.strip())
 
 
 def _catalog(mo: Path) -> dict:
@@ -190,11 +215,11 @@ def problems() -> list[str]:
             found.append(f"{MO} is not {PO} compiled: run `make messages`")
     copy = _fresh_extract()
     try:
-        fresh = copy / CATALOGUE
-        for line in _missing(PO, fresh):
-            found.append(f"not in the catalogue (run `make messages`): {line}")
-        for line in _missing(fresh, PO):
-            found.append(f"no longer used (run `make messages`): {line}")
+        used, kept = msgids(copy / CATALOGUE), msgids(PO)
+        for msgid in sorted(used - kept):
+            found.append(f"not in the catalogue (run `make messages`): {msgid!r}")
+        for msgid in sorted(kept - used):
+            found.append(f"no longer used (run `make messages`): {msgid!r}")
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     return found
@@ -208,7 +233,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     command = argv[1] if len(argv) > 1 else "check"
     if command == "update":
-        print(update())
+        sys.stdout.write(update() + "\n")
         found = problems()
     elif command == "check":
         found = problems()
@@ -216,17 +241,16 @@ def main(argv: list[str]) -> int:
         fragment(Path(argv[2]), argv[3:])
         found = []
     elif command == "merge" and len(argv) > 2:
-        print(merge([Path(a) for a in argv[2:]]))
+        sys.stdout.write(merge([Path(a) for a in argv[2:]]) + "\n")
         found = []
     else:
-        print(
+        sys.stderr.write(
             "usage: python -m storefront.translations update | check"
-            " | part OUT.po PATH... | merge PART.po...",
-            file=sys.stderr,
+            " | part OUT.po PATH... | merge PART.po...\n"
         )
         return 2
     for line in found:
-        print(line, file=sys.stderr)
+        sys.stderr.write(line + "\n")
     return 1 if found and command == "check" else 0
 
 
