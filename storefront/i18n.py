@@ -2,14 +2,16 @@
 
 Which language a request is served in, first that applies:
 
-1. the language a signed-in shopper saved on their account (``User.language``);
-2. the language cookie the switch sets (``settings.LANGUAGE_COOKIE_NAME``);
-3. the browser's ``Accept-Language``;
-4. ``settings.LANGUAGE_CODE``.
+1. the language cookie (``settings.LANGUAGE_COOKIE_NAME``), set by the switch,
+   by the profile page, and on signing in to an account that saved a language
+   (``User.language``), so a shopper's choice follows them to a new phone;
+2. the browser's ``Accept-Language``;
+3. ``settings.LANGUAGE_CODE``.
 
-The switch is a plain form (``set_language``): it works without JavaScript,
-sets the cookie and, for a signed-in shopper, saves the choice on the account
-so their emails and texts use it too. URLs are the same in every language;
+Working it out needs neither the session nor the database. The switch is a
+plain form (``set_language``): it works without JavaScript, sets the cookie
+and, for a signed-in shopper, saves the choice on the account so their
+emails and texts use it too. URLs are the same in every language;
 the page cache keys on the active language (``shop.fragments``).
 """
 
@@ -32,27 +34,28 @@ def language_for(user=None, fallback: str | None = None) -> str:
     return saved or supported(fallback) or settings.LANGUAGE_CODE
 
 
-def request_language(request) -> str:
-    """Return the language *request* is served in (the order in the module's docstring)."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        saved = supported(getattr(user, "language", "") or "")
-        if saved:
-            return saved
-    return translation.get_language_from_request(request)
+def use_saved_language(sender, request, user, **kwargs) -> None:
+    """On signing in (``user_logged_in``), the account's saved language becomes the
+    browser's: ``LanguageMiddleware`` sets the cookie on the response."""
+    language = supported(getattr(user, "language", "") or "")
+    if language and request is not None:
+        request.signed_in_language = language
 
 
 class LanguageMiddleware:
-    """Activate the request's language (after authentication) for the view and templates."""
+    """Activate the request's language for the view and templates."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        language = request_language(request)
+        language = translation.get_language_from_request(request)
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
+        saved = getattr(request, "signed_in_language", None)
+        if saved and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != saved:
+            remember(response, saved)
         patch_vary_headers(response, ("Accept-Language", "Cookie"))
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
@@ -74,7 +77,7 @@ def context(request) -> dict:
 
 
 def _next_url(request) -> str:
-    for candidate in (request.POST.get("next"), request.META.get("HTTP_REFERER")):
+    for candidate in (request.POST.get("back"), request.META.get("HTTP_REFERER")):
         if candidate and url_has_allowed_host_and_scheme(
             candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):

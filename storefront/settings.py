@@ -99,10 +99,10 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "shop.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "storefront.i18n.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "storefront.i18n.LanguageMiddleware",  # after auth: a shopper's saved language wins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -3,10 +3,11 @@
 import pytest
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from payments.tests.factories import order_to_pay
 from shop import services
 from shop.models import Order
@@ -26,7 +27,7 @@ def in_swahili(text: str) -> str:
 
 
 def switch(client: Client, language: str, next_url: str = "/", **extra):
-    return client.post("/language/", {"language": language, "next": next_url}, **extra)
+    return client.post("/language/", {"language": language, "back": next_url}, **extra)
 
 
 def test_the_switch_works_without_javascript_and_comes_back_to_the_page():
@@ -79,8 +80,26 @@ def test_a_signed_in_shoppers_choice_is_kept_on_the_account():
     assert user.language == "sw"
 
     elsewhere = Client()  # another phone: no cookie, an English browser
-    elsewhere.force_login(user)
+    assert '<html lang="en-gb">' in elsewhere.get("/").content.decode()
+    signed_in = elsewhere.post(
+        reverse("account_login"), {"login": "wanjiku@duka.test", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.cookies["django_language"].value == "sw"
     assert '<html lang="sw">' in elsewhere.get("/").content.decode()
+    elsewhere.post(reverse("account_logout"))
+    assert '<html lang="sw">' in elsewhere.get("/").content.decode()  # the browser keeps it
+
+
+def test_signing_in_to_an_account_without_a_saved_language_changes_nothing():
+    UserFactory(email="otieno@duka.test")
+    client = Client()
+    switch(client, "sw")
+    signed_in = client.post(
+        reverse("account_login"), {"login": "otieno@duka.test", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 302 and "django_language" not in signed_in.cookies
+    assert '<html lang="sw">' in client.get("/").content.decode()
 
 
 def test_cached_catalogue_pages_are_kept_per_language():
