@@ -15,6 +15,8 @@ from django.core.cache import cache
 from payments.tests.simulators import paying_shop, start_sim  # noqa: F401 - fixtures
 from shop.demo import seed_catalogue
 
+from . import axe
+
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args, live_server):
@@ -59,5 +61,6 @@ def page_without_js(browser, browser_context_args):
     """A page in a fresh context with JavaScript switched off."""
     context = browser.new_context(**browser_context_args, java_script_enabled=False)
     page = context.new_page()
+    axe.mark_without_js(page)
     yield page
     context.close()
