@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .avatars import ACCEPT, validate_avatar
 from .counties import COUNTIES_BY_NAME
-from .phones import InvalidPhoneNumber, normalise_kenyan_phone
+from .phones import InvalidPhoneNumber, format_local_phone, normalise_kenyan_phone
 
 
 class KenyanPhoneField(forms.CharField):
@@ -36,6 +36,10 @@ class KenyanPhoneField(forms.CharField):
             "maxlength": "20",
             "placeholder": "0712 345 678",
         }
+
+    def prepare_value(self, value):
+        """Show a stored ``2547…`` number as shoppers write it: ``0712 345 678``."""
+        return format_local_phone(super().prepare_value(value))
 
     def clean(self, value):
         """Return the normalised number, or raise ValidationError."""
