@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from .models import ProductVariant
-from .queries import search_products
+from .queries import matching_variants, option_groups, search_products
 
 SORTS = {
     "featured": (_("Featured"), ["-is_featured", "-units_sold", "-created", "-id"]),
@@ -58,23 +58,17 @@ class ProductFilter(django_filters.FilterSet):
         widget=django_filters.widgets.BooleanWidget,  # 1/true or 0/false; junk is neither
     )
     brand = SlugListFilter(method="filter_brand", label=_("Brand"))
-    v = SlugListFilter(method="filter_values", label=_("Options"))
+    # The options, the price range and "in stock only" are asked of one
+    # variant together (queries.matching_variants), in filter_queryset.
+    v = SlugListFilter(method="filter_variants", label=_("Options"))
     min_price = django_filters.NumberFilter(
-        field_name="price",
-        lookup_expr="gte",
-        label=_("Min price"),
-        min_value=0,
-        max_value=MAX_PRICE,
+        method="filter_variants", label=_("Min price"), min_value=0, max_value=MAX_PRICE
     )
     max_price = django_filters.NumberFilter(
-        field_name="price",
-        lookup_expr="lte",
-        label=_("Max price"),
-        min_value=0,
-        max_value=MAX_PRICE,
+        method="filter_variants", label=_("Max price"), min_value=0, max_value=MAX_PRICE
     )
     in_stock = django_filters.BooleanFilter(
-        method="filter_in_stock", label=_("In stock only"), widget=forms.CheckboxInput
+        method="filter_variants", label=_("In stock only"), widget=forms.CheckboxInput
     )
     sort = django_filters.ChoiceFilter(
         method="filter_sort", choices=SORT_CHOICES, label=_("Sort by"), empty_label=None
@@ -89,28 +83,28 @@ class ProductFilter(django_filters.FilterSet):
     def filter_brand(self, queryset, name, value):
         return queryset.filter(brand__slug__in=value) if value else queryset
 
-    def filter_values(self, queryset, name, value):
-        """Within an attribute any value matches; across attributes all must."""
-        groups: dict[str, list[str]] = {}
-        for token in value:
-            attribute, _, slug = token.partition(":")
-            if attribute and slug:
-                groups.setdefault(attribute, []).append(slug)
-        for attribute, slugs in groups.items():
-            queryset = queryset.filter(
-                Exists(
-                    ProductVariant.objects.filter(
-                        product=OuterRef("pk"),
-                        is_active=True,
-                        values__attribute__slug=attribute,
-                        values__slug__in=slugs,
-                    )
-                )
-            )
-        return queryset
+    def filter_variants(self, queryset, name, value):
+        return queryset  # applied together, in filter_queryset
 
-    def filter_in_stock(self, queryset, name, value):
-        return queryset.filter(in_stock=True) if value else queryset
+    def filter_queryset(self, queryset):
+        """Filter, then keep the products with a variant passing every variant filter.
+
+        Each product then carries its matching variants' offer for its card:
+        ``match_price`` and ``match_compare_at`` of the cheapest (and its id,
+        ``match_variant_id``), and ``match_price_max`` of the dearest.
+        """
+        queryset = super().filter_queryset(queryset)
+        variants = matching_variants(self.cleaned)
+        if variants is None:
+            return queryset
+        matching = variants.filter(product=OuterRef("pk"))
+        cheapest = matching.order_by("price", "pk")
+        return queryset.filter(Exists(matching)).annotate(
+            match_price=Subquery(cheapest.values("price")[:1]),
+            match_compare_at=Subquery(cheapest.values("compare_at_price")[:1]),
+            match_variant_id=Subquery(cheapest.values("pk")[:1]),
+            match_price_max=Subquery(matching.order_by("-price").values("price")[:1]),
+        )
 
     def filter_sort(self, queryset, name, value):
         return queryset  # applied last, in sorted_qs, so search rank can lead
@@ -125,11 +119,31 @@ class ProductFilter(django_filters.FilterSet):
         queryset = self.qs
         sort = self.cleaned.get("sort") or ""
         if sort in SORTS:
-            return queryset.order_by(*SORTS[sort][1])
+            ordering = SORTS[sort][1]
+            if "match_price" in queryset.query.annotations:
+                # By the price each card shows: its matching variants'.
+                ordering = [
+                    {"price": "match_price", "-price": "-match_price"}.get(o, o) for o in ordering
+                ]
+            return queryset.order_by(*ordering)
         if self.cleaned.get("q"):
             return queryset  # search ranks best matches first
         return queryset.order_by(*SORTS["featured"][1])
 
+    @property
+    def active_count(self) -> int:
+        """Return how many filters are on: each brand and option, the price range, in stock."""
+        cleaned = self.cleaned
+        return (
+            len(set(cleaned.get("brand") or []))
+            + sum(len(set(slugs)) for slugs in option_groups(cleaned.get("v")).values())
+            + (cleaned.get("min_price") is not None or cleaned.get("max_price") is not None)
+            + bool(cleaned.get("in_stock"))
+        )
+
+
+#: The filters that shape a listing's facet counts (with its search).
+FACET_FILTERS = ("brand", "v", "min_price", "max_price", "in_stock")
 
 #: Listing pages deeper than this are rendered for each request, never stored:
 #: with the cleaned filters, this bounds the entries one listing can make.

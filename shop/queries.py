@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from . import fragments, search
-from .models import AttributeValue, Brand, Category
+from .models import AttributeValue, Brand, Category, ProductImage, ProductVariant
 
 CATEGORY_TREE_KEY = "shop:category-tree:v2"
 CATEGORY_TREE_SECONDS = 300
@@ -142,28 +142,160 @@ def search_products(queryset: QuerySet, query: str, *, exact: bool = False) -> Q
     return queryset
 
 
+def option_groups(tokens) -> dict[str, list[str]]:
+    """Group ``attribute:value`` filter tokens by attribute, in the order given."""
+    groups: dict[str, list[str]] = {}
+    for token in tokens or []:
+        attribute, _, slug = token.partition(":")
+        if attribute and slug:
+            groups.setdefault(attribute, []).append(slug)
+    return groups
+
+
+def matching_variants(cleaned: dict, *, except_attribute: str | None = None) -> QuerySet | None:
+    """Return the active variants a listing's variant filters accept, or None without any.
+
+    The variant filters are the options (``v``), the price range and "in
+    stock only". One variant must pass them all: within an attribute any of
+    the values asked for, across attributes every one, a price in the range,
+    and units available with in stock only. "256 GB" with "Blue" finds a
+    256 GB Blue phone, not a phone with a 256 GB Black and a 128 GB Blue
+    variant. *except_attribute* leaves that attribute's choices out (facet
+    counts).
+    """
+    variants = ProductVariant.objects.filter(is_active=True)
+    applied = False
+    for attribute, slugs in option_groups(cleaned.get("v")).items():
+        if attribute != except_attribute:
+            # One filter() per attribute: each gets its own join to the values.
+            variants = variants.filter(values__attribute__slug=attribute, values__slug__in=slugs)
+            applied = True
+    if cleaned.get("min_price") is not None:
+        variants = variants.filter(price__gte=cleaned["min_price"])
+        applied = True
+    if cleaned.get("max_price") is not None:
+        variants = variants.filter(price__lte=cleaned["max_price"])
+        applied = True
+    if cleaned.get("in_stock"):
+        variants = variants.filter(stock_on_hand__gt=F("stock_allocated"))
+        applied = True
+    return variants if applied else None
+
+
 @dataclass
 class Facets:
     brands: list
     values: list
 
 
-def facets_for(scope: QuerySet) -> Facets:
-    """Return the brands and attribute values present among *scope*'s products.
+def facets_for(scope: QuerySet, cleaned: dict | None = None) -> Facets:
+    """Return the brands and attribute values to offer over *scope*, with counts.
 
-    Two grouped queries, independent of the number of products.
+    Disjunctive counts: each number is how many products the list would show
+    with that box ticked too. The brand counts are over the products matching
+    every filter in *cleaned* but the brand filter (options, price, in stock;
+    *scope* carries the search), and each attribute's counts over the
+    products matching every filter but that attribute's own choices. Values
+    that would find nothing are left out, unless ticked: a ticked value stays
+    listed, even at 0, so it can be unticked.
+
+    One grouped query for the brands, one for the attributes with nothing
+    ticked and one per attribute with something ticked, whatever the number
+    of products.
     """
-    brand_rows = (
-        Brand.objects.filter(products__in=scope.values("pk"))
-        .annotate(product_count=Count("products"))
-        .order_by("name")
+    cleaned = cleaned or {}
+    brands_ticked = sorted(set(cleaned.get("brand") or []))
+    groups = option_groups(cleaned.get("v"))
+
+    # Brands: every filter but the brand filter.
+    variants = matching_variants(cleaned)
+    brand_scope = (
+        scope if variants is None else scope.filter(Exists(variants.filter(product=OuterRef("pk"))))
     )
-    value_rows = (
-        AttributeValue.objects.filter(
-            variants__product__in=scope.values("pk"), variants__is_active=True
+    in_scope = Q(products__in=brand_scope.values("pk"))
+    brand_rows = Brand.objects.filter(
+        in_scope | Q(slug__in=brands_ticked) if brands_ticked else in_scope
+    )
+    brand_rows = brand_rows.annotate(product_count=Count("products", filter=in_scope))
+    brands = [
+        brand
+        for brand in brand_rows.order_by("name")
+        if brand.product_count or brand.slug in brands_ticked
+    ]
+
+    # Attribute values: counted over variants, since one variant must match.
+    products = scope.filter(brand__slug__in=brands_ticked) if brands_ticked else scope
+
+    def pool(except_attribute: str | None = None) -> QuerySet:
+        variants = matching_variants(cleaned, except_attribute=except_attribute)
+        if variants is None:
+            variants = ProductVariant.objects.filter(is_active=True)
+        return variants.filter(product__in=products.values("pk"))
+
+    untouched = AttributeValue.objects.filter(variants__in=pool())
+    queries = [untouched.exclude(attribute__slug__in=list(groups)) if groups else untouched]
+    for attribute, slugs in groups.items():
+        in_pool = Q(variants__in=pool(except_attribute=attribute))
+        queries.append(
+            AttributeValue.objects.filter(attribute__slug=attribute)
+            .filter(in_pool | Q(slug__in=slugs))
+            .annotate(product_count=Count("variants__product", distinct=True, filter=in_pool))
         )
-        .select_related("attribute")
-        .annotate(product_count=Count("variants__product", distinct=True))
-        .order_by("attribute__sort_order", "attribute__name", "sort_order", "value")
-    )
-    return Facets(brands=list(brand_rows), values=list(value_rows))
+    queries[0] = queries[0].annotate(product_count=Count("variants__product", distinct=True))
+    values = [
+        value
+        for query in queries
+        for value in query.select_related("attribute")
+        if value.product_count or value.slug in groups.get(value.attribute.slug, ())
+    ]
+    values.sort(key=lambda v: (v.attribute.sort_order, v.attribute.name, v.sort_order, v.value))
+    return Facets(brands=brands, values=values)
+
+
+def variant_pictures(
+    images: list[ProductImage], variant_id: int | None, looks: dict[int, dict[int, int]]
+) -> list[ProductImage]:
+    """Return the pictures to show when *variant_id* is the variant chosen, in order.
+
+    The variant's own pictures come first, then the product's general ones
+    (those of no variant); the other variants' pictures are left out. A
+    variant with no picture of its own takes those of the variants it looks
+    like: where the variants that have pictures differ (in colour, say), it
+    takes the pictures of the one it agrees with there, so a 256 GB Blue phone
+    shows the 128 GB Blue one's. With nothing to show, every picture of the
+    product is shown, the primary first. *looks* maps variant ids to their
+    ``{attribute id: value id}``; pictures of variants missing from it are
+    never borrowed.
+    """
+    ordered = sorted(images, key=lambda i: (not i.is_primary, i.sort_order, i.pk))
+    own = [i for i in ordered if variant_id is not None and i.variant_id == variant_id]
+    if not own and variant_id is not None:
+        alike = _look_alikes(variant_id, {i.variant_id for i in ordered} & looks.keys(), looks)
+        own = [i for i in ordered if i.variant_id in alike]
+    general = [i for i in ordered if i.variant_id is None]
+    return own + general or ordered
+
+
+def _look_alikes(variant_id: int, pictured: set[int], looks: dict[int, dict[int, int]]) -> set:
+    """Return the pictured variants that agree with *variant_id* where pictures differ."""
+    if len(pictured) < 2:
+        return set()  # one picture set tells nothing of what it shows
+    differing = {
+        attribute
+        for attribute in set().union(*(looks[v] for v in pictured))
+        if len({looks[v].get(attribute) for v in pictured}) > 1
+    }
+    mine = looks.get(variant_id, {})
+    return {v for v in pictured if all(a in mine and looks[v].get(a) == mine[a] for a in differing)}
+
+
+def variant_looks(variant_ids) -> dict[int, dict[int, int]]:
+    """Return ``{variant id: {attribute id: value id}}`` for *variant_ids*, in one query."""
+    looks: dict[int, dict[int, int]] = {v: {} for v in variant_ids}
+    if looks:
+        rows = ProductVariant.values.through.objects.filter(
+            productvariant_id__in=list(looks)
+        ).values_list("productvariant_id", "attributevalue__attribute_id", "attributevalue_id")
+        for variant_id, attribute_id, value_id in rows:
+            looks[variant_id][attribute_id] = value_id
+    return looks

@@ -1,4 +1,6 @@
 import json
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django import template
 from django.utils.html import format_html
@@ -24,6 +26,40 @@ def discount_percent(product_or_variant) -> int:
     if not price or not compare or compare <= price:
         return 0
     return int((compare - price) * 100 / compare)
+
+
+@dataclass(frozen=True)
+class CardOffer:
+    """What a product card shows: price, old price, "from" and where it links."""
+
+    price: Decimal
+    compare_at_price: Decimal | None
+    varies: bool
+    url: str
+
+
+@register.simple_tag
+def card_offer(product) -> CardOffer:
+    """Return a card's offer: the cheapest matching variant's under filters, else the product's.
+
+    A listing filtered by options or price annotates its products with their
+    matching variants' prices (``shop.filters.ProductFilter``): the card then
+    shows those and links to the cheapest matching variant. "From" is shown
+    when the variants (matching ones, under filters) differ in price.
+    """
+    url = product.get_absolute_url()
+    if getattr(product, "match_price", None) is not None:
+        price, compare, top = product.match_price, product.match_compare_at, product.match_price_max
+        url = f"{url}?variant={product.match_variant_id}"
+    else:
+        price, compare = product.price, product.compare_at_price
+        top = getattr(product, "price_max", None)
+    return CardOffer(
+        price=price,
+        compare_at_price=compare if compare and compare > price else None,
+        varies=top is not None and top > price,
+        url=url,
+    )
 
 
 @register.simple_tag(takes_context=True)

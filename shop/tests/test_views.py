@@ -291,13 +291,15 @@ def test_product_detail_shows_variants_specs_and_structured_data(client, catalog
     assert all(o["priceCurrency"] == "KES" for o in data["offers"])
 
 
-def test_variant_picker_swaps_the_buy_box(client, catalogue):
+def test_variant_picker_swaps_the_gallery_and_buy_box(client, catalogue):
     galaxy = catalogue["galaxy"]
     expensive = galaxy.variants.get(price=Decimal("21999"))
     url = f"{galaxy.get_absolute_url()}?variant={expensive.pk}"
-    fragment = client.get(url, headers={"HX-Request": "true", "HX-Target": "buy-box"})
+    fragment = client.get(url, headers={"HX-Request": "true", "HX-Target": "product-top"})
     html = fragment.content.decode()
-    assert html.lstrip().startswith('<div id="buy-box"')
+    assert html.lstrip().startswith('<div id="product-top"')
+    assert 'id="gallery"' in html and '<div id="buy-box"' in html
+    assert 'hx-target="#product-top"' in html  # the picker swaps the same part again
     assert "KES 21,999" in html and expensive.sku in html
     assert "<footer" not in html
     whole = client.get(url)

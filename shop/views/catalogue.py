@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Min, Prefetch, Q, QuerySet
+from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -26,7 +27,14 @@ from storefront.htmx import wants_fragment
 from storefront.web import int_or_none
 
 from .. import fragments, recently_viewed
-from ..filters import MAX_STORED_PAGE, SORT_CHOICES, ProductFilter, listing_page, listing_query
+from ..filters import (
+    FACET_FILTERS,
+    MAX_STORED_PAGE,
+    SORT_CHOICES,
+    ProductFilter,
+    listing_page,
+    listing_query,
+)
 from ..fragments import Fragment
 from ..models import (
     AttributeValue,
@@ -37,7 +45,7 @@ from ..models import (
     ProductVariant,
     Review,
 )
-from ..queries import category_tree, facets_for, search_products
+from ..queries import category_tree, facets_for, search_products, variant_pictures
 from ..search import Correction, correct_query
 
 CARD_FIELDS = (
@@ -75,7 +83,14 @@ def card_queryset():
     if settings.HIDE_SOLD_OUT_PRODUCTS:
         # Listings skip them; their own page still opens (and says sold out).
         products = products.filter(in_stock=True)
-    return products.select_related("brand").only(*CARD_FIELDS)
+    # The dearest active variant's price: a card says "from" when it is above
+    # Product.price (the cheapest's).
+    dearest = ProductVariant.objects.filter(product=OuterRef("pk"), is_active=True)
+    return (
+        products.select_related("brand")
+        .only(*CARD_FIELDS)
+        .annotate(price_max=Subquery(dearest.order_by("-price").values("price")[:1]))
+    )
 
 
 @require_GET
@@ -150,7 +165,8 @@ def _listing(
         query=listing_query(request.GET),
         store=listing_page(request.GET) <= MAX_STORED_PAGE,
     )
-    if wants_fragment(request, "listing"):
+    # The filter form swaps #results and picks its facets from the listing.
+    if wants_fragment(request, "listing") or wants_fragment(request, "results"):
         return HttpResponse(listing["listing"])
     return render(
         request,
@@ -163,18 +179,22 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
     """Render the listing of *scope* for the request's filters, sort and page.
 
     The sidebar's brand and option counts describe ``scope.facet_products``
-    (default ``scope.products``) and are cached under ``scope.facet_key``,
-    so that other filters, sorts and pages reuse them: counting over every
+    (default ``scope.products``) narrowed by the filters applied
+    (``facets_for``), and are cached under ``scope.facet_key`` and those
+    filters, so that other sorts and pages reuse them: counting over every
     variant would dominate the page's cost.
     """
     product_filter = ProductFilter(request.GET, queryset=scope.products)
     products = product_filter.sorted_qs()
     page = Paginator(products, settings.PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = attach_primary_images(list(page.object_list))
+    shaping = [(name, value) for name, value in listing_query(request.GET) if name in FACET_FILTERS]
+    facet_key = f"{scope.facet_key}?{urlencode(shaping)}"
     facets = fragments.versioned(
-        "shop:facets:" + hashlib.sha256(scope.facet_key.encode()).hexdigest(),
+        "shop:facets:v2:" + hashlib.sha256(facet_key.encode()).hexdigest(),
         lambda: facets_for(
-            scope.facet_products if scope.facet_products is not None else scope.products
+            scope.facet_products if scope.facet_products is not None else scope.products,
+            product_filter.cleaned,
         ),
         FACETS_SECONDS,
     )
@@ -193,6 +213,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
         "correction": scope.correction,
         "list_url": request.path,
         "facets": facets,
+        "active_filters": product_filter.active_count,
     }
     return Fragment(
         parts={
@@ -247,7 +268,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             node.name,
             facet_key=f"category:{node.id}",
         ),
-        {"breadcrumbs": tree.ancestors(node)},
+        {"breadcrumbs": tree.ancestors(node), "subcategories": node.children},
     )
 
 
@@ -270,7 +291,10 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
     """Group the variants' attribute values into pickers.
 
     Each option links to the variant that has that value and, as far as
-    possible, the selected variant's other values.
+    possible, the selected variant's other values (one in stock, if any).
+    An option is *available* when that variant is in stock: with Black
+    chosen, "256 GB" is marked sold out when the 256 GB Black phones are,
+    even if a 256 GB Blue one is left.
     """
     selected_values = {v.attribute_id: v for v in selected.values.all()}
     attributes: dict[int, dict] = {}
@@ -307,7 +331,7 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
                     "value": option["value"],
                     "variant": target,
                     "selected": selected_values.get(attribute_id) == option["value"],
-                    "available": any(v.in_stock for v in option["variants"]),
+                    "available": target.in_stock,
                 }
             )
         pickers.append({"attribute": group["attribute"], "options": options})
@@ -317,14 +341,14 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
 @require_GET
 @vary_on_headers("HX-Request")
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    if wants_fragment(request, "buy-box"):
-        box = fragments.fragment(
+    if wants_fragment(request, "product-top"):
+        top = fragments.fragment(
             request,
-            "buy-box",
-            lambda: _product_fragment(request, slug, buy_box_only=True),
+            "product-top",
+            lambda: _product_fragment(request, slug, top_only=True),
             query=_product_query(request),
         )
-        return HttpResponse(box["buy-box"])
+        return HttpResponse(top["product-top"])
     page = fragments.fragment(
         request, "product", lambda: _product_fragment(request, slug), query=_product_query(request)
     )
@@ -346,8 +370,12 @@ def _product_query(request: HttpRequest) -> list[tuple[str, str]]:
     return [("variant", str(variant))] if variant is not None and variant > 0 else []
 
 
-def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = False) -> Fragment:
-    """Render a product page's parts (or only its buy box) for the requested variant."""
+def _product_fragment(request: HttpRequest, slug: str, *, top_only: bool = False) -> Fragment:
+    """Render a product page's parts (or only its top) for the requested variant.
+
+    The top is what a variant changes: the gallery (the variant's pictures,
+    ``variant_pictures``), the title's wishlist button and the buy box.
+    """
     product = get_object_or_404(
         Product.objects.active()
         .select_related("brand", "category")
@@ -368,12 +396,8 @@ def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = F
     selected = next((v for v in variants if str(v.pk) == requested), None)
     if selected is None:
         selected = next((v for v in variants if v.in_stock), variants[0] if variants else None)
-    images = list(product.images.all())
-    if selected is not None:
-        # The variant's own pictures lead the gallery when it has any.
-        images.sort(
-            key=lambda i: (i.variant_id != selected.pk, not i.is_primary, i.sort_order, i.pk)
-        )
+    looks = {v.pk: {value.attribute_id: value.pk for value in v.values.all()} for v in variants}
+    images = variant_pictures(list(product.images.all()), selected.pk if selected else None, looks)
     context = {
         "product": product,
         "variants": variants,
@@ -382,10 +406,12 @@ def _product_fragment(request: HttpRequest, slug: str, *, buy_box_only: bool = F
         "pickers": _variant_options(variants, selected) if selected else [],
     }
     template = "shop/product_detail.html"
-    if buy_box_only:
+    if top_only:
         return Fragment(
-            parts={"buy-box": fragments.render_part(f"{template}#buy-box", context, request)},
-            product_ids=frozenset(),
+            parts={
+                "product-top": fragments.render_part(f"{template}#product-top", context, request)
+            },
+            product_ids=frozenset([product.pk]),  # its wishlist button
             data={},
         )
     tree = category_tree(request)
