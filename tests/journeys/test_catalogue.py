@@ -17,6 +17,8 @@ from playwright.sync_api import Locator, Page, expect
 from shop.models import Product, ProductVariant
 from storefront.money import format_kes
 
+from .axe import expect_accessible
+
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
 
 SAMSUNG = re.compile(r"^Samsung\b")
@@ -134,14 +136,18 @@ def expect_variant(page: Page, variant: ProductVariant) -> None:
     )
 
 
-def open_phones(page: Page) -> None:
-    """Home → the Phones tile under "Top categories"."""
+def open_phones(page: Page, *, check_accessible: bool = False) -> None:
+    """Home → the Phones tile under "Top categories" (axe on both if *check_accessible*)."""
     page.goto("/")
     expect_whole_page(page)
+    if check_accessible:
+        expect_accessible(page, "home")
     top = page.get_by_role("region", name="Top categories")
     top.get_by_role("link", name="Phones", exact=True).click()
     expect(page).to_have_url(re.compile(r"/c/phones/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Phones")
+    if check_accessible:
+        expect_accessible(page, "category listing")
 
 
 def filter_and_sort_with_htmx(page: Page) -> None:
@@ -186,15 +192,18 @@ def test_shopper_with_javascript_filters_sorts_picks_variant_and_goes_back(
     page: Page, page_errors: list[str]
 ):
     """With htmx: filter, sort and variant swap in place, push URLs, and Back works."""
-    open_phones(page)
+    open_phones(page, check_accessible=True)
     filter_and_sort_with_htmx(page)
+    expect_accessible(page, "filtered and sorted with htmx")
     list_url = page.url
 
     card_names(page).first.get_by_role("link").click()
     cheapest = samsung_phones_by_price()[0]
     expect(page.get_by_role("heading", level=1)).to_have_text(cheapest)
+    expect_accessible(page, "product page")
     product_url = page.url
     before, picked = pick_other_storage_with_htmx(page)
+    expect_accessible(page, "variant picked with htmx")
 
     page.go_back()
     expect(page).to_have_url(product_url)
@@ -207,6 +216,7 @@ def test_shopper_with_javascript_filters_sorts_picks_variant_and_goes_back(
     expect(brand_checkbox(page)).to_be_checked()
     expect(sort_select(page)).to_have_value("price-asc")
     expect_whole_page(page)
+    expect_accessible(page, "list restored by Back")
 
     page.go_forward()
     expect(page).to_have_url(product_url)
@@ -275,7 +285,7 @@ def test_shopper_without_javascript_filters_sorts_picks_variant_and_goes_back(
 ):
     """Without JS: Apply submits a GET form and variant links load whole pages."""
     page = page_without_js
-    open_phones(page)
+    open_phones(page, check_accessible=True)
 
     brand_checkbox(page).check()
     sort_select(page).select_option(label="Price: low to high")
@@ -290,6 +300,7 @@ def test_shopper_without_javascript_filters_sorts_picks_variant_and_goes_back(
     expect_samsung_by_price(page)
     expect(brand_checkbox(page)).to_be_checked()
     expect(sort_select(page)).to_have_value("price-asc")
+    expect_accessible(page, "filtered and sorted")
     list_url = page.url
 
     card_names(page).first.get_by_role("link").click()
@@ -305,6 +316,7 @@ def test_shopper_without_javascript_filters_sorts_picks_variant_and_goes_back(
     expect(page).to_have_url(f"{product_url}?variant={picked.pk}")
     expect_whole_page(page)
     expect_variant(page, picked)
+    expect_accessible(page, "variant picked")
 
     page.go_back()
     expect(page).to_have_url(product_url)
