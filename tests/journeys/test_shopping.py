@@ -17,6 +17,8 @@ from playwright.sync_api import Page, expect
 from shop.models import Cart, Product, ProductVariant, WishlistItem
 from storefront.money import format_kes
 
+from .axe import expect_accessible
+
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
 
 PASSWORD = "Plum-Kettle-Harbour-42"
@@ -135,6 +137,7 @@ def visitor_fills_cart_and_signs_up(page: Page, *, js: bool, email: str) -> None
             re.compile(rf"{re.escape(product.get_absolute_url())}\?variant={first.pk}$")
         )
         expect(page.locator("#messages")).to_contain_text(f"Added {first}")
+    expect_accessible(page, "added to the cart")
 
     href, second = other_in_stock_variant(page, first)
     buy_box_option_links(page).and_(page.locator(f"[href='{href}']")).first.click()
@@ -154,8 +157,10 @@ def visitor_fills_cart_and_signs_up(page: Page, *, js: bool, email: str) -> None
     expect(cart_count(page)).to_have_text("4")
     if not js:
         expect(page).to_have_url(re.compile(r"/cart/$"))
+    expect_accessible(page, "cart after an update")
 
     page.goto(reverse("account_signup"))
+    expect_accessible(page, "sign-up")
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password1]").fill(PASSWORD)
     page.locator("input[name=password2]").fill(PASSWORD)
@@ -205,6 +210,7 @@ def shopper_moves_wishlist_item_to_cart(page: Page, *, js: bool) -> None:
         assert_no_page_load(page, "hearting a product")
     else:
         expect(page.locator("#messages")).to_contain_text("Saved to your wishlist.")
+    expect_accessible(page, "saved to the wishlist")
     assert WishlistItem.objects.filter(user=user, product=product).count() == 1
 
     page.get_by_role("link", name="Wishlist").click()
@@ -213,11 +219,13 @@ def shopper_moves_wishlist_item_to_cart(page: Page, *, js: bool) -> None:
     expect(items).to_have_count(1)
     expect(items).to_contain_text(product.name)
     expect(cart_count(page)).to_have_text("0")
+    expect_accessible(page, "wishlist")
 
     items.get_by_role("button", name="Move to cart").click()
     expect(page.get_by_role("main")).to_contain_text("Nothing saved yet.")
     expect(page.get_by_test_id("wishlist-item")).to_have_count(0)
     expect(cart_count(page)).to_have_text("1")
+    expect_accessible(page, "wishlist emptied")
     assert not WishlistItem.objects.filter(user=user).exists()
 
     page.goto(reverse("shop:cart"))
@@ -244,6 +252,7 @@ def shopper_resets_password(page: Page) -> None:
     mail.outbox.clear()
 
     page.goto(reverse("account_reset_password"))
+    expect_accessible(page, "password reset")
     page.locator("input[name=email]").fill(email)
     page.get_by_role("button", name="Send reset link").click()
     expect(page).to_have_url(re.compile(re.escape(reverse("account_reset_password_done")) + "$"))
@@ -256,6 +265,7 @@ def shopper_resets_password(page: Page) -> None:
 
     page.goto(match.group(0))
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    expect_accessible(page, "new password")
     page.locator("input[name=password1]").fill(NEW_PASSWORD)
     page.locator("input[name=password2]").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change password").click()
