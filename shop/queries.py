@@ -152,6 +152,28 @@ def option_groups(tokens) -> dict[str, list[str]]:
     return groups
 
 
+ATTRIBUTE_VALUES_SECONDS = 300
+
+
+def attribute_value_ids() -> dict[str, dict[str, int]]:
+    """Return ``{attribute slug: {value slug: value id}}``, cached per catalogue version.
+
+    Filters name values by slug; asking the database by id lets it plan with
+    what it knows of each value (how many variants have it) instead of an
+    average, which made a search with an option filter 100 times slower.
+    """
+
+    def read() -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {}
+        for attribute, value, pk in AttributeValue.objects.values_list(
+            "attribute__slug", "slug", "pk"
+        ):
+            table.setdefault(attribute, {})[value] = pk
+        return table
+
+    return fragments.versioned("shop:attribute-value-ids", read, ATTRIBUTE_VALUES_SECONDS)
+
+
 def matching_variants(cleaned: dict, *, except_attribute: str | None = None) -> QuerySet | None:
     """Return the active variants a listing's variant filters accept, or None without any.
 
@@ -165,10 +187,14 @@ def matching_variants(cleaned: dict, *, except_attribute: str | None = None) -> 
     """
     variants = ProductVariant.objects.filter(is_active=True)
     applied = False
-    for attribute, slugs in option_groups(cleaned.get("v")).items():
+    groups = option_groups(cleaned.get("v"))
+    known = attribute_value_ids() if groups else {}
+    for attribute, slugs in groups.items():
         if attribute != except_attribute:
+            ids = [known[attribute][s] for s in slugs if s in known.get(attribute, {})]
             # One filter() per attribute: each gets its own join to the values.
-            variants = variants.filter(values__attribute__slug=attribute, values__slug__in=slugs)
+            # No known value (a stale link): nothing matches, as with any filter.
+            variants = variants.filter(values__in=ids) if ids else variants.none()
             applied = True
     if cleaned.get("min_price") is not None:
         variants = variants.filter(price__gte=cleaned["min_price"])
@@ -213,10 +239,12 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None) -> Facets:
         scope if variants is None else scope.filter(Exists(variants.filter(product=OuterRef("pk"))))
     )
     in_scope = Q(products__in=brand_scope.values("pk"))
-    brand_rows = Brand.objects.filter(
-        in_scope | Q(slug__in=brands_ticked) if brands_ticked else in_scope
-    )
-    brand_rows = brand_rows.annotate(product_count=Count("products", filter=in_scope))
+    if brands_ticked:  # listed even when none of their products match
+        brand_rows = Brand.objects.filter(in_scope | Q(slug__in=brands_ticked)).annotate(
+            product_count=Count("products", filter=in_scope)
+        )
+    else:
+        brand_rows = Brand.objects.filter(in_scope).annotate(product_count=Count("products"))
     brands = [
         brand
         for brand in brand_rows.order_by("name")

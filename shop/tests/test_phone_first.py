@@ -24,7 +24,7 @@ from shop import services
 from shop.filters import ProductFilter
 from shop.fragments import catalogue_changed
 from shop.models import Cart, ProductImage, ProductVariant
-from shop.queries import facets_for, variant_pictures
+from shop.queries import attribute_value_ids, facets_for, variant_pictures
 from shop.views.catalogue import card_queryset
 
 from .factories import (
@@ -420,6 +420,7 @@ def test_the_cached_counts_are_keyed_by_the_filters(client, catalogue):
 
 def facet_queries(query: str) -> int:
     cleaned = ProductFilter(QueryDict(query), queryset=card_queryset()).cleaned
+    attribute_value_ids()  # read once per catalogue version, shared by every listing
     with CaptureQueriesContext(connection) as queries:
         facets_for(card_queryset(), cleaned)
     return len(queries)
@@ -453,6 +454,23 @@ def test_facet_queries_depend_on_the_attributes_ticked_not_the_products():
     add(27)
     large = {query: facet_queries(query) for query in QUERIES}
     assert small == large == QUERIES
+    catalogue_changed()
+    with CaptureQueriesContext(connection) as queries:
+        assert set(attribute_value_ids()["storage"]) == {"64-gb", "128-gb"}
+        attribute_value_ids()
+    assert len(queries) == 1  # then cached until the catalogue changes
+
+
+def test_unknown_option_values_match_nothing_and_break_nothing(client, catalogue):
+    assert card_names(page(client, "/products/?v=storage:999-gb")) == []
+    html = page(client, "/products/?v=storage:999-gb&v=storage:128-gb&sort=price-asc")
+    assert card_names(html) == ["Galaxy A15"]
+    assert card_names(page(client, "/products/?v=nope:x&brand=apple")) == []
+    html = page(client, "/search/?q=galaxy&v=storage:999-gb")
+    assert card_names(html) == [] and counts(html, "v") == {
+        "storage:128-gb": 1,
+        "storage:256-gb": 1,
+    }
 
 
 # Product page: the buy box, variant pictures, sold-out options --------------------
