@@ -75,6 +75,7 @@ _SOURCES = [
     "storefront/money.py",
     "shop/filters.py",
     "shop/search.py",
+    "shop/queries.py",
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",

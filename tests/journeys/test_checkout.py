@@ -21,6 +21,7 @@ from payments.tests.simulators import RunningSimulator
 from shop.models import Cart, Order, ProductVariant
 from storefront.money import format_kes, quantize
 
+from .axe import expect_accessible
 from .test_shopping import add_to_cart, assert_no_page_load, make_user, set_marker, sign_in
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
@@ -208,13 +209,16 @@ def guest_pays(page: Page, daraja: RunningSimulator, *, js: bool) -> None:
         page, js=js, choose=lambda: page.get_by_label("County").select_option(label="Nairobi")
     )
     total = expect_summary(page, county="Nairobi", fee=NAIROBI_FEE, subtotal=variant.price)
+    expect_accessible(page, "checkout, delivery fee quoted")
 
     order = pay(page)
     expect_check_your_phone(page)
     expect(page.get_by_test_id("payment-message")).to_contain_text(f"KES {order.amount_payable:,}")
     expect(page.get_by_test_id("order-total")).to_have_text(total)
+    expect_accessible(page, "waiting for M-Pesa")
     wait_for_result(page, "paid", js=js)
     expect_paid(page, order, daraja, total=total)
+    expect_accessible(page, "paid")
     expect_allocated_once(variant, order)
     assert (order.email, order.county, order.town) == ("amina@example.com", "Nairobi", "Westlands")
     assert order.payment_attempts.count() == 1
@@ -255,6 +259,7 @@ def guest_cancels_then_pays(
     expect(page.get_by_test_id("payment-message")).to_have_text(
         "You cancelled the M-Pesa request. Try again?"
     )
+    expect_accessible(page, "payment not completed")
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
     if waits_to_resend:
@@ -266,14 +271,14 @@ def guest_cancels_then_pays(
             assert_no_page_load(page, "the end of the resend wait")
 
     phone = payment_status(page).get_by_label("M-Pesa number")
-    expect(phone).to_have_value("254708301032")
+    expect(phone).to_have_value("0708 301 032")
     phone.fill(PAYS)
     expect(page.get_by_test_id("resend")).to_have_text(
         f"Try again · {format_kes(order.amount_payable)}"
     )
     press_resend(page, js=js)
     expect_check_your_phone(page)
-    expect(payment_status(page)).to_contain_text("The prompt went to 254708374149")
+    expect(payment_status(page)).to_contain_text("The prompt went to 0708 374 149")
     if js:
         assert_no_page_load(page, "sending a new prompt")
 
@@ -335,12 +340,13 @@ def test_shopper_pays_to_another_saved_address_with_its_delivery_fee(
     fill_cart(page, variant, js=True)
 
     expect(page.get_by_role("radio", name=re.compile("Kilimani"))).to_be_checked()
-    expect(page.locator("[name=mpesa_phone]")).to_have_value("254708374149")
+    expect(page.locator("[name=mpesa_phone]")).to_have_value("0708 374 149")
     expect_summary(page, county="Nairobi", fee=NAIROBI_FEE, subtotal=variant.price)
     quote_delivery(
         page, js=True, choose=lambda: page.get_by_role("radio", name=re.compile("Nyali")).check()
     )
     total = expect_summary(page, county="Mombasa", fee=MOMBASA_FEE, subtotal=variant.price)
+    expect_accessible(page, "checkout with saved addresses")
 
     order = pay(page)
     expect_check_your_phone(page)
@@ -373,6 +379,7 @@ def test_guest_who_mistypes_the_mpesa_number_is_told_and_no_order_is_placed(
     expect(page).to_have_url(re.compile(r"/checkout/$"))
     field = page.locator("#div_id_mpesa_phone")
     expect(field).to_contain_text("Enter a Safaricom/Airtel number like 0712 345 678.")
+    expect_accessible(page, "checkout with an error")
     assert not Order.objects.exists()
     assert daraja.transactions() == []
     # What was typed is still there; only the number needs fixing.
