@@ -35,6 +35,7 @@ from .test_checkout import (  # noqa: F401 - daraja is a fixture
     simulator_receipts,
     wait_for_result,
 )
+from .axe import expect_accessible
 from .test_shopping import assert_no_page_load
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
@@ -166,6 +167,7 @@ def guest_pays_in_two_parts(
         f"prompts, one after the other: {format_kes(first)}, then {format_kes(second)}."
     )
     assert not Order.objects.exists()
+    expect_accessible(page, "checkout, to pay in parts")
 
     # Part 1: the ceiling.
     order = pay(page)
@@ -192,6 +194,7 @@ def guest_pays_in_two_parts(
     assert order.status == Order.Status.AWAITING_PAYMENT
     if on_a_phone:
         expect_fits_a_phone(page)
+    expect_accessible(page, "part 1 paid")
 
     # Part 2: the balance.
     ask_for_the_second_part(page, js=js, amount=second)
@@ -209,6 +212,7 @@ def guest_pays_in_two_parts(
     expect(page.get_by_test_id("order-total")).to_have_text(total)
     if on_a_phone:
         expect_fits_a_phone(page)
+    expect_accessible(page, "all parts paid")
 
     # One receipt per part, the same on the page, in the database and at M-Pesa.
     assert receipts[0] == receipt_1
@@ -236,6 +240,7 @@ def guest_pays_in_two_parts(
     expect(page).to_have_url(order.get_absolute_url())
     expect(page.get_by_test_id("order-status")).to_have_text("Paid")
     expect(page.get_by_test_id("receipt")).to_have_text(", ".join(receipts))
+    expect_accessible(page, "order page")
 
 
 def test_guest_with_javascript_on_a_phone_pays_a_large_order_in_two_parts(
