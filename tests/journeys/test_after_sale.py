@@ -25,6 +25,7 @@ from payments.tests.simulators import RunningSimulator
 from shop.models import Order, OrderEvent, Product, Review, Shipment
 
 from . import test_checkout
+from .axe import expect_accessible
 from .test_checkout import (
     NAIROBI_FEE,
     affordable_variant,
@@ -168,12 +169,14 @@ def shopper_pays(shopper: Page, daraja: RunningSimulator, *, js: bool, email: st
     expect_current_step(shopper, Order.Status.PAID, ["awaiting_payment", "paid"])
     expect(shopper.get_by_test_id("shipment")).to_have_count(0)
     expect(shopper.get_by_role("link", name="Review this product")).to_have_count(0)
+    expect_accessible(shopper, "order page, paid")
 
     shopper.goto(reverse("shop:order-list"))
     rows = shopper.get_by_test_id("order-row")
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text(order.number)
     expect(rows).to_contain_text("Paid")
+    expect_accessible(shopper, "order list")
     return order
 
 
@@ -248,6 +251,7 @@ def staff_delivers(staff: Page, shopper: Page, order: Order, staff_user) -> str:
     expect(timeline(shopper).locator("li[data-status=out_for_delivery]")).to_have_count(0)
     expect(shopper.get_by_test_id("tracking-number")).to_have_text(TRACKING)
     expect(shopper.get_by_test_id("shipment")).to_contain_text("Delivered: Signed")
+    expect_accessible(shopper, "order page, delivered")
 
     run_worker()
     email = email_with_subject(f"Your order {order.number} was delivered")
@@ -280,6 +284,7 @@ def shopper_reviews(shopper: Page, order: Order, email_link: str, *, from_email:
     form = shopper.locator("#write-review")
     expect(form).to_be_visible()
     expect(form).to_contain_text("verified purchase")
+    expect_accessible(shopper, "write a review")
 
     form.get_by_label("5★").check()
     form.get_by_label("Title").fill(REVIEW_TITLE)
@@ -331,6 +336,7 @@ def staff_approves(staff: Page, shopper: Page, review: Review, staff_user) -> No
     expect(shown).to_contain_text("Verified purchase")
     expect(shopper.get_by_test_id("rating-summary")).to_contain_text("5.0 out of 5 from 1 review")
     expect(shopper.locator("#write-review")).to_have_count(0)
+    expect_accessible(shopper, "review approved")
 
 
 def after_sale(shopper: Page, staff: Page, daraja: RunningSimulator, *, js: bool) -> None:
