@@ -9,9 +9,9 @@ the journeys as in production and no refusal is logged.
 A page with JavaScript off runs no script at all, axe's included (its
 promises never settle there). For such a page the check takes a snapshot
 of the document as the shopper sees it (``<noscript>`` content shown,
-scripts left out), opens it at the same URL and viewport in a throwaway
-context with JavaScript on, its stylesheets still loaded from the live
-server, and runs axe on that.
+scripts left out), opens it at the same URL and viewport in a context of
+its own with JavaScript on (one per page, closed with it), its stylesheets
+still loaded from the live server, and runs axe on that.
 
 Only critical and serious violations fail a journey; each is listed with
 its rule, impact, help text, the first few elements it found and the URL.
@@ -30,8 +30,9 @@ AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "ax
 FAILING_IMPACTS = ("critical", "serious")
 TARGETS_SHOWN = 3
 
-#: Pages opened with JavaScript off (registered by the ``page_without_js`` fixture).
-_pages_without_js: weakref.WeakSet[Page] = weakref.WeakSet()
+#: Pages opened with JavaScript off (registered by the ``page_without_js``
+#: fixture), each with the page that shows its snapshots (made when first needed).
+_pages_without_js: weakref.WeakKeyDictionary[Page, Page | None] = weakref.WeakKeyDictionary()
 
 _RUN_AXE = """async (impacts) => {
   const results = await axe.run(document, {resultTypes: ["violations"]});
@@ -58,7 +59,14 @@ _SNAPSHOT_WITHOUT_JS = """(() => {
 
 def mark_without_js(page: Page) -> None:
     """Record that *page* runs with JavaScript off (see the module's docstring)."""
-    _pages_without_js.add(page)
+    _pages_without_js[page] = None
+
+
+def forget_without_js(page: Page) -> None:
+    """Close the context that showed *page*'s snapshots, if one was opened."""
+    copy = _pages_without_js.pop(page, None)
+    if copy is not None:
+        copy.context.close()
 
 
 @functools.cache
@@ -87,21 +95,28 @@ def _run_axe_on_snapshot(page: Page) -> list[dict]:
         )["result"]["value"]
     finally:
         cdp.detach()
-    context = page.context.browser.new_context(viewport=page.viewport_size)
-    try:
-        copy = context.new_page()
+    copy = _pages_without_js[page]
+    if copy is None:
+        copy = page.context.browser.new_context().new_page()
+        copy.route("**/*", _serve_snapshot)
+        _pages_without_js[page] = copy
+    copy.set_viewport_size(page.viewport_size)
+    _snapshots[copy] = html
+    copy.goto(page.url.split("#")[0])  # without the fragment it always loads anew
+    return _run_axe(copy)
 
-        def serve(route):
-            if route.request.is_navigation_request():
-                route.fulfill(body=html, content_type="text/html; charset=utf-8")
-            else:
-                route.continue_()
 
-        copy.route("**/*", serve)
-        copy.goto(page.url)
-        return _run_axe(copy)
-    finally:
-        context.close()
+#: The snapshot each copy page is to show next.
+_snapshots: weakref.WeakKeyDictionary[Page, str] = weakref.WeakKeyDictionary()
+
+
+def _serve_snapshot(route) -> None:
+    """Answer the copy page's navigation with its snapshot; let the rest through."""
+    if route.request.is_navigation_request():
+        page = route.request.frame.page
+        route.fulfill(body=_snapshots[page], content_type="text/html; charset=utf-8")
+    else:
+        route.continue_()
 
 
 def serious_violations(page: Page) -> list[dict]:

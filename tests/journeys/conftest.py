@@ -63,4 +63,5 @@ def page_without_js(browser, browser_context_args):
     page = context.new_page()
     axe.mark_without_js(page)
     yield page
+    axe.forget_without_js(page)
     context.close()
