@@ -106,7 +106,7 @@ class TestProfile:
         response = shopper_client.get(reverse("accounts:profile"))
         html = response.content.decode()
         assert 'value="Wanjiku"' in html
-        assert 'value="254712345678"' in html
+        assert 'value="0712 345 678"' in html
         assert 'enctype="multipart/form-data"' in html
 
     def test_saves_and_redirects_with_a_message(self, shopper_client, shopper):

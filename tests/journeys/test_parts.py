@@ -131,7 +131,7 @@ def expect_fits_a_phone(page: Page) -> None:
 def ask_for_the_second_part(page: Page, *, js: bool, amount: int) -> None:
     """Press "Pay part 2 of 2" (the phone already filled in) and see the prompt sent."""
     phone = payment_status(page).get_by_label("M-Pesa number")
-    expect(phone).to_have_value(PAYER)
+    expect(phone).to_have_value(PAYS)
     resend = page.get_by_test_id("resend")
     # The resend wait (1 s) may outlast the first callback by a moment.
     expect(resend).to_be_visible(timeout=5000)
@@ -201,7 +201,7 @@ def guest_pays_in_two_parts(
     expect(page.get_by_test_id("payment-message")).to_have_text(
         f"Enter your M-Pesa PIN on your phone to pay {format_kes(second)}."
     )
-    expect(payment_status(page)).to_contain_text(f"The prompt went to {PAYER}")
+    expect(payment_status(page)).to_contain_text(f"The prompt went to {PAYS}")
     expect_parts(page, [(first, "paid"), (second, "pending")])
     expect_balance(page, paid=first, payable=payable)
 
