@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from shop.models import Order
 
+from .axe import expect_accessible
 from .test_checkout import (
     CALLBACK_DELAY,
     NAIROBI_FEE,
@@ -62,11 +63,13 @@ def shopper_buys_in_kiswahili(page: Page, sim, *, js: bool, phone: bool) -> None
         page.get_by_test_id("language-switch").get_by_role("button").click()
     expect(page.locator("html")).to_have_attribute("lang", "sw")
     expect(page.get_by_role("navigation", name=sw("Account"))).to_contain_text(sw("Sign in"))
+    expect_accessible(page, "home in Kiswahili")
 
     page.get_by_role("link", name=sw("All products")).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(sw("All products"))
     if phone:
         first_card_on_first_screen(page)
+    expect_accessible(page, "all products in Kiswahili")
     page.goto("/search/?q=galaxy")
     expect(page.locator("html")).to_have_attribute("lang", "sw")
     if phone:
@@ -77,6 +80,7 @@ def shopper_buys_in_kiswahili(page: Page, sim, *, js: bool, phone: bool) -> None
     add = page.get_by_role("button", name=sw("Add to cart"))
     if phone:
         assert in_view(page, add), "Add to cart is not in view on a phone"
+    expect_accessible(page, "product in Kiswahili")
     if js:
         with page.expect_response(lambda r: r.url.endswith("/cart/add/")):
             add.click()
@@ -101,6 +105,7 @@ def shopper_buys_in_kiswahili(page: Page, sim, *, js: bool, phone: bool) -> None
             page.get_by_role("button", name=sw("Update delivery fee")).click()
     expect(page.get_by_test_id("delivery-fee")).to_have_text(f"KES {NAIROBI_FEE:,.0f}")
     expect(page.get_by_test_id("pay")).to_contain_text(sw("Pay with M-Pesa"))
+    expect_accessible(page, "checkout in Kiswahili")
 
     page.get_by_test_id("pay").click()
     expect(page).to_have_url(STATUS_URL)
@@ -110,6 +115,7 @@ def shopper_buys_in_kiswahili(page: Page, sim, *, js: bool, phone: bool) -> None
     [receipt] = simulator_receipts(sim)
     expect(payment_status(page).get_by_role("heading")).to_have_text(sw("Payment received"))
     expect(page.get_by_test_id("payment-message")).to_contain_text(receipt)
+    expect_accessible(page, "paid in Kiswahili")
 
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.language == "sw"  # its emails and texts
