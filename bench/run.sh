@@ -3,12 +3,13 @@
 #
 #   bash bench/run.sh [--products N] [--reuse-db] [--hello] [--redis [URL] | --no-redis]
 #                     [--port PORT] [--db NAME] [--only a,b] [--scenarios FILE] [--quick]
-#                     [--sqlite [FILE]] [--pool N]
+#                     [--sqlite [FILE]] [--pool N] [--fresh K] [--mix N] [--seed-only]
 #
 # Builds a PostgreSQL database (drop/create), migrates, seeds N products, builds the CSS,
-# collects static files, serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
+# collects static files, measures fresh renders of many distinct URLs (bench/fresh.py), serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
 # then for every line of bench/scenarios.tsv: compressed bytes (HTML, CSS, JS), SQL queries
-# (cold/warm, in-process) and wrk figures via /work/shared/bench/run_wrk.sh. With --hello it
+# (cold/warm, in-process) and wrk figures via /work/shared/bench/run_wrk.sh, then the cold mix
+# (wrk cycling through many distinct listing URLs). Seeding uses bench/seed_big.py (COPY). With --hello it
 # also measures bare Django (/work/shared/bench/hello_setup.sh) /items/ and /hello/ in the same
 # run. --sqlite runs the POST (cart) scenarios against SQLite instead, seeded with seed_demo only,
 # like `make run` but DEBUG off and under gunicorn. Prints a Markdown table and writes it to bench/results/<timestamp>/results.md and
@@ -24,7 +25,8 @@ SCENARIOS="$BENCH/scenarios.tsv"
 PG_HOST="${PGHOST:-127.0.0.1}" PG_PORT="${PGPORT:-5432}" PG_USER="${PGUSER:-postgres}"
 
 PRODUCTS=10000 REUSE=0 HELLO=0 REDIS=default PORT=8765 DB=storefront_bench ONLY="" QUICK=0 SQLITE="" POOL=400
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+FRESH=100 MIX=20000 SEED_ONLY=0
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --products) PRODUCTS="${2:?}"; shift ;;
@@ -41,6 +43,9 @@ while [ $# -gt 0 ]; do
     --sqlite) if [ -n "${2:-}" ] && [ "${2#--}" = "$2" ]; then SQLITE="$2"; shift
               else SQLITE="${PERF_DIR:-/tmp/perf}/sqlite_bench/bench.sqlite3"; fi ;;
     --pool) POOL="${2:?}"; shift ;;
+    --fresh) FRESH="${2:?}"; shift ;;
+    --mix) MIX="${2:?}"; shift ;;
+    --seed-only) SEED_ONLY=1 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
   esac
@@ -57,7 +62,9 @@ HELLO_PORT=$((PORT + 1))
 [[ "$DB" =~ ^[a-z_][a-z0-9_]*bench[a-z0-9_]*$ ]] || { echo "--db must be a plain name containing 'bench'" >&2; exit 2; }
 [[ "$PRODUCTS" =~ ^[0-9]+$ ]] || { echo "--products must be a number" >&2; exit 2; }
 [[ "$POOL" =~ ^[1-9][0-9]*$ ]] || { echo "--pool must be a positive number" >&2; exit 2; }
+[[ "$FRESH" =~ ^[0-9]+$ && "$MIX" =~ ^[0-9]+$ ]] || { echo "--fresh and --mix take a number (0: skip)" >&2; exit 2; }
 if [ -n "$SQLITE" ]; then
+  FRESH=0 MIX=0  # the demo catalogue only: nothing to measure at size
   # Only ever delete a file that is obviously a benchmark's.
   [[ "$(basename "$SQLITE")" == *bench*.sqlite3 ]] || { echo "--sqlite FILE must be *bench*.sqlite3" >&2; exit 2; }
   SQLITE="$(mkdir -p "$(dirname "$SQLITE")" && cd "$(dirname "$SQLITE")" && pwd)/$(basename "$SQLITE")"
@@ -173,18 +180,32 @@ elif [ -n "$SQLITE" ]; then
   log "seed_demo (the demo catalogue only, as make run)"
   shop "$PY" manage.py seed_demo
 else
-  log "seed_demo --products $PRODUCTS (have $have)"
+  # The demo catalogue (brands, categories, attribute values, pictures) through the shop's own
+  # command, then the synthetic products in bulk with COPY (bench/seed_big.py).
+  log "seed_demo, then bench/seed_big.py --products $PRODUCTS (have $have)"
   t0=$SECONDS
-  shop "$PY" manage.py seed_demo --products "$PRODUCTS"
-  echo "seeding took $((SECONDS - t0)) s"
+  shop "$PY" manage.py seed_demo
+  shop "$PY" "$BENCH/seed_big.py" --products "$PRODUCTS"
+  SEED_SECONDS=$((SECONDS - t0))
+  echo "seeding took $SEED_SECONDS s"
 fi
 
 # Fresh bulk inserts leave the planner without statistics until autovacuum gets to them
 # (minutes later, at random): without this, e.g. search ignores its GIN index (0.1 ms -> 350 ms).
 if [ -z "$SQLITE" ]; then
   log "VACUUM ANALYZE (planner statistics for the freshly seeded tables)"
+  t0=$SECONDS
   psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -v ON_ERROR_STOP=1 -qc "VACUUM ANALYZE"
+  VACUUM_SECONDS=$((SECONDS - t0))
+  echo "VACUUM ANALYZE took $VACUUM_SECONDS s"
+  size=$(psql_q "SELECT pg_size_pretty(pg_database_size('$DB'))")
+  printf '{"seed_seconds": %s, "vacuum_seconds": %s, "db_size": "%s", "products": %s}\n' \
+    "${SEED_SECONDS:-null}" "$VACUUM_SECONDS" "$size" \
+    "$(shop "$PY" manage.py shell -v0 -c 'from shop.models import Product; print(Product.objects.count())' | tail -1)" \
+    >"$RUN/seed.json"
+  cat "$RUN/seed.json"
 fi
+if [ "$SEED_ONLY" = 1 ]; then log "--seed-only: done (database $DB)"; exit 0; fi
 
 # ------------------------------------------------------------------ cart placeholders
 # {variant}: an in-stock variant of the demo catalogue, looked up now (ids differ per seed).
@@ -288,6 +309,12 @@ log "compressed bytes per page"
 [ -f "$RUN/bytes-hello.jsonl" ] && cat "$RUN/bytes-hello.jsonl" >>"$RUN/bytes.jsonl"
 log "SQL queries per page (fresh process per page: cold request, then warm)"
 shop BENCH_VARIANT="$VARIANT" "$PY" "$BENCH/measure.py" queries "$RUN/queries.jsonl" "${ALL_ITEMS[@]}"
+if [ "$FRESH" -gt 0 ]; then
+  log "fresh renders: $FRESH random URLs per kind of page, catalogue version bumped before each"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg)" >"$RUN/fresh-load.txt"
+  shop "$PY" -W ignore "$BENCH/fresh.py" renders "$RUN/fresh.jsonl" "$FRESH"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RUN/fresh-load.txt"
+fi
 
 post_lua() {  # LABEL BODY -> path of a wrk script POSTing BODY with a CSRF cookie + token
   local lua="$RUN/post-$1.lua"
@@ -374,6 +401,11 @@ for i in "${!LABELS[@]}"; do
     tail -1 "$CARTS_TSV"
   fi
 done
+if [ "$MIX" -gt 0 ]; then
+  log "cold mix: wrk through $MIX distinct listing URLs (filters, sorts, pages; mostly cache misses)"
+  shop "$PY" "$BENCH/fresh.py" mix "$RUN/cold-mix.lua" "$MIX"
+  bench_page cold-mix "$PORT" /products/ -s "$RUN/cold-mix.lua"
+fi
 cp "$PERF_DIR/logs/storefront-$PORT.log" "$RUN/gunicorn.log" 2>/dev/null || true
 errors=$(grep -c -E 'Traceback|ERROR' "$RUN/gunicorn.log" 2>/dev/null || true)
 [ "${errors:-0}" != 0 ] && echo "!! $errors error lines in the gunicorn log: $RUN/gunicorn.log"
