@@ -654,7 +654,7 @@ def at_size(run: Path, meta: dict, wrk: dict, errors, checks: list) -> list[str]
     seed = json.loads((run / "seed.json").read_text()) if (run / "seed.json").exists() else {}
     fresh_file = run / "fresh.jsonl"
     mix = wrk.get("cold-mix")
-    if not (seed or fresh_file.exists() or mix):
+    if not (seed or fresh_file.exists() or mix or wrk.get("warm-mix")):
         return out
     products = seed.get("products") or meta.get("products")
     out += [f"## At size: {fmt_int(products)} products in the database", ""]
@@ -727,6 +727,42 @@ def at_size(run: Path, meta: dict, wrk: dict, errors, checks: list) -> list[str]
             f"- [{'x' if ok else ' '}] cold mix ≥ {TARGET_MIX_RPS} req/s, p99 ≤ {TARGET_MIX_P99} ms, "
             f"0 errors: {mix['rps']} req/s, p99 {mix['p99']} ms, {err} errors: {'PASS' if ok else 'FAIL'}"
         )
+    warm, changing = wrk.get("warm-mix"), wrk.get("stock-change")
+    if warm:
+        changes = (
+            (run / "stock-changes.txt").read_text().strip()
+            if (run / "stock-changes.txt").exists()
+            else "?"
+        )
+        out += [
+            "Warm mix and stock changes (`bench/fresh.py warm`: wrk cycling through 200 catalogue "
+            "URLs fetched once before; then the same while `bench/fresh.py stock-changes` sets a "
+            f"variant's stock through the shop's service every few seconds: {changes}):",
+            "",
+            "| run | req/s | p50 ms | p99 ms | errors / requests | req/s per run | load avg after |",
+            "|---|---:|---:|---:|---:|---|---|",
+        ]
+        for label, row in (("warm-mix", warm), ("stock-change", changing)):
+            if not row:
+                continue
+            err = errors(label)
+            reqs = sum(int(x) for x in (row.get("reqs") or "").split(",") if x.strip().isdigit())
+            out.append(
+                f"| {label} | {row['rps']} | {row['p50']} | {row['p99']} | "
+                f"{'–' if err is None else f'{err:,} / {reqs:,}'} | {row['runs']} | {row['load']} |"
+            )
+        out.append("")
+        if changing:
+            try:
+                ratio = float(changing["p99"]) / float(warm["p99"])
+            except (ValueError, ZeroDivisionError):
+                ratio = None
+            ok = ratio is not None and ratio <= 2
+            checks.append(
+                f"- [{'x' if ok else ' '}] p99 under stock changes {changing['p99']} ms ≤ 2 × warm p99 "
+                f"{warm['p99']} ms: {'PASS' if ok else 'FAIL'}"
+                + (f" (ratio {ratio:.2f})" if ratio is not None else "")
+            )
     return out
 
 

@@ -3,7 +3,8 @@
 #
 #   bash bench/run.sh [--products N] [--reuse-db] [--hello] [--redis [URL] | --no-redis]
 #                     [--port PORT] [--db NAME] [--only a,b] [--scenarios FILE] [--quick]
-#                     [--sqlite [FILE]] [--pool N] [--fresh K] [--mix N] [--seed-only]
+#                     [--sqlite [FILE]] [--pool N] [--fresh K] [--mix N] [--stock-every S]
+#                     [--seed-only]
 #
 # Builds a PostgreSQL database (drop/create), migrates, seeds N products, builds the CSS,
 # collects static files, measures fresh renders of many distinct URLs (bench/fresh.py), serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
@@ -25,8 +26,8 @@ SCENARIOS="$BENCH/scenarios.tsv"
 PG_HOST="${PGHOST:-127.0.0.1}" PG_PORT="${PGPORT:-5432}" PG_USER="${PGUSER:-postgres}"
 
 PRODUCTS=10000 REUSE=0 HELLO=0 REDIS=default PORT=8765 DB=storefront_bench ONLY="" QUICK=0 SQLITE="" POOL=400
-FRESH=100 MIX=20000 SEED_ONLY=0
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+FRESH=100 MIX=20000 STOCK_EVERY=2 SEED_ONLY=0
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --products) PRODUCTS="${2:?}"; shift ;;
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --pool) POOL="${2:?}"; shift ;;
     --fresh) FRESH="${2:?}"; shift ;;
     --mix) MIX="${2:?}"; shift ;;
+    --stock-every) STOCK_EVERY="${2:?}"; shift ;;
     --seed-only) SEED_ONLY=1 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
@@ -62,9 +64,10 @@ HELLO_PORT=$((PORT + 1))
 [[ "$DB" =~ ^[a-z_][a-z0-9_]*bench[a-z0-9_]*$ ]] || { echo "--db must be a plain name containing 'bench'" >&2; exit 2; }
 [[ "$PRODUCTS" =~ ^[0-9]+$ ]] || { echo "--products must be a number" >&2; exit 2; }
 [[ "$POOL" =~ ^[1-9][0-9]*$ ]] || { echo "--pool must be a positive number" >&2; exit 2; }
-[[ "$FRESH" =~ ^[0-9]+$ && "$MIX" =~ ^[0-9]+$ ]] || { echo "--fresh and --mix take a number (0: skip)" >&2; exit 2; }
+[[ "$FRESH" =~ ^[0-9]+$ && "$MIX" =~ ^[0-9]+$ && "$STOCK_EVERY" =~ ^[0-9]+(\.[0-9]+)?$ ]] \
+  || { echo "--fresh, --mix and --stock-every take a number (0: skip)" >&2; exit 2; }
 if [ -n "$SQLITE" ]; then
-  FRESH=0 MIX=0  # the demo catalogue only: nothing to measure at size
+  FRESH=0 MIX=0 STOCK_EVERY=0  # the demo catalogue only: nothing to measure at size
   # Only ever delete a file that is obviously a benchmark's.
   [[ "$(basename "$SQLITE")" == *bench*.sqlite3 ]] || { echo "--sqlite FILE must be *bench*.sqlite3" >&2; exit 2; }
   SQLITE="$(mkdir -p "$(dirname "$SQLITE")" && cd "$(dirname "$SQLITE")" && pwd)/$(basename "$SQLITE")"
@@ -95,9 +98,10 @@ HELLO_PIDFILE="$PERF_DIR/hello-$HELLO_PORT.pid"
 log() { echo "== $(date +%H:%M:%S) $*"; }
 
 # ------------------------------------------------------------------ stop servers on any exit
-STARTED=()
+STARTED=() CHANGER=""
 cleanup() {
   local rc=$?
+  [ -n "$CHANGER" ] && kill "$CHANGER" 2>/dev/null
   for f in "${STARTED[@]}"; do "$SHARED/stop_server.sh" "$f" || true; done
   [ $rc -ne 0 ] && echo "bench/run.sh failed (exit $rc); partial results in $RUN" >&2
   exit $rc
@@ -405,6 +409,20 @@ if [ "$MIX" -gt 0 ]; then
   log "cold mix: wrk through $MIX distinct listing URLs (filters, sorts, pages; mostly cache misses)"
   shop "$PY" "$BENCH/fresh.py" mix "$RUN/cold-mix.lua" "$MIX"
   bench_page cold-mix "$PORT" /products/ -s "$RUN/cold-mix.lua"
+fi
+if [ "$STOCK_EVERY" != 0 ]; then
+  # The same warm catalogue URLs twice: as they are, then while a variant's stock changes
+  # every STOCK_EVERY s through the shop's own service (bench/fresh.py stock-changes).
+  log "warm mix, then the same while a stock count changes every $STOCK_EVERY s"
+  shop "$PY" "$BENCH/fresh.py" warm "$RUN/warm-mix.lua" 200
+  while read -r p; do curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$PORT$p"; done <"$RUN/warm-mix.txt"
+  bench_page warm-mix "$PORT" /products/ -s "$RUN/warm-mix.lua"
+  (cd "$ROOT" && exec env "${SHOP_ENV[@]}" "$PY" "$BENCH/fresh.py" stock-changes "$STOCK_EVERY") \
+    >"$RUN/stock-changes.txt" 2>"$RUN/stock-changes.log" &
+  CHANGER=$!
+  bench_page stock-change "$PORT" /products/ -s "$RUN/warm-mix.lua"
+  kill "$CHANGER" 2>/dev/null || true; wait "$CHANGER" || true; CHANGER=""
+  cat "$RUN/stock-changes.txt"
 fi
 cp "$PERF_DIR/logs/storefront-$PORT.log" "$RUN/gunicorn.log" 2>/dev/null || true
 errors=$(grep -c -E 'Traceback|ERROR' "$RUN/gunicorn.log" 2>/dev/null || true)
