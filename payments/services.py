@@ -44,6 +44,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -299,11 +300,20 @@ def _refuse_if_too_soon(attempts: list[PaymentAttempt], *, phone: str, amount: i
         raise ResendTooSoon(seconds)
 
 
-def _refuse_if_phone_flooded(*, phone: str, now: datetime) -> None:
-    """Raise TooManyPrompts past ``MPESA_MAX_PUSHES_PER_PHONE_HOUR`` for *phone*."""
+def recent_pushes(*, phone: str, now: datetime):
+    """Return the prompts sent to *phone* in the hour before *now* (its hourly limit)."""
+    return PaymentAttempt.objects.filter(phone=phone, created__gt=now - timedelta(hours=1))
+
+
+def _refuse_if_phone_flooded(*, phone: str, now: datetime, count: int | None = None) -> None:
+    """Raise TooManyPrompts past ``MPESA_MAX_PUSHES_PER_PHONE_HOUR`` for *phone*.
+
+    *count* (``recent_pushes``, read by the caller) saves the query.
+    """
     limit = settings.MPESA_MAX_PUSHES_PER_PHONE_HOUR
-    recent = PaymentAttempt.objects.filter(phone=phone, created__gt=now - timedelta(hours=1))
-    if recent.count() >= limit:
+    if count is None:
+        count = recent_pushes(phone=phone, now=now).count()
+    if count >= limit:
         raise TooManyPrompts(limit)
 
 
@@ -352,6 +362,69 @@ def request_stk_push(
     attempt = _create_attempt(
         order_id=order_id, phone=phone, now=now, supersede_pending=supersede_pending
     )
+    return _push(attempt, phone=phone, now=now)
+
+
+def open_first_attempt(
+    *, order, phone: str, now: datetime | None = None, pushes: int | None = None
+) -> PaymentAttempt | None:
+    """Create the first payment attempt of *order*, placed in this transaction.
+
+    The checkout's Pay (``shop.services.place_order_to_pay``): the order
+    was inserted by the current transaction, so nobody else sees it until
+    it commits, it is open and has no attempt. Only the phone's hourly
+    prompt limit is checked (*pushes*: ``recent_pushes`` counted by the
+    caller): None when it is reached (nothing is created, as
+    ``request_stk_push`` would refuse). The caller queues ``first_query``
+    with the transaction, and calls ``send_first_push`` after the commit.
+    """
+    now = now or timezone.now()
+    verdict = payability(order, now=now, attempts=[])
+    if not verdict.takes_new_push:
+        return None
+    try:
+        _refuse_if_phone_flooded(phone=phone, now=now, count=pushes)
+    except TooManyPrompts:
+        return None
+    return PaymentAttempt.objects.create(
+        order=order,
+        phone=phone,
+        amount=part_amounts(verdict.balance)[0],
+        resend_after=now + timedelta(seconds=settings.MPESA_RESEND_SECONDS),
+    )
+
+
+def first_query(attempt: PaymentAttempt, *, now: datetime) -> tuple[Any, tuple]:
+    """Return the STK query task of a first push sent at *now*, and its arguments.
+
+    It runs ``MPESA_RECONCILE_AFTER_SECONDS`` after *now*, as after any
+    push; for a push Daraja never accepted it does nothing.
+    """
+    from .tasks import reconcile_attempt_task
+
+    when = now + timedelta(seconds=settings.MPESA_RECONCILE_AFTER_SECONDS)
+    return reconcile_attempt_task.using(run_after=when), (attempt.pk,)
+
+
+def send_first_push(attempt: PaymentAttempt, *, now: datetime | None = None) -> PaymentAttempt:
+    """Ask Daraja for *attempt* (from ``open_first_attempt``, committed).
+
+    As ``request_stk_push`` after its attempt is made: raises the
+    ``DarajaError`` a refusal became, recorded on the attempt.
+    """
+    return _push(attempt, phone=attempt.phone, now=now or timezone.now(), scheduled=True)
+
+
+def _push(
+    attempt: PaymentAttempt, *, phone: str, now: datetime, scheduled: bool = False
+) -> PaymentAttempt:
+    """Call Daraja for a committed *attempt*, with no row locked; store the answer.
+
+    The CheckoutRequestID is stored in one statement that also tells
+    whether Daraja's callback came first (stored as unknown): only then are
+    such callbacks replayed and the attempt read again. *scheduled*: its
+    STK query is already queued.
+    """
     try:
         accepted = daraja.stk_push(
             phone=phone,
@@ -377,13 +450,24 @@ def request_stk_push(
         logger.warning("STK push for order %s: %s", attempt.order.number, error)
         raise
     next_query_at = now + timedelta(seconds=settings.MPESA_RECONCILE_AFTER_SECONDS)
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(
-        checkout_request_id=accepted.checkout_request_id,
-        merchant_request_id=accepted.merchant_request_id[:64],
-        next_query_at=next_query_at,
-        updated=now,
+    answer = {
+        "checkout_request_id": accepted.checkout_request_id,
+        "merchant_request_id": accepted.merchant_request_id[:64],
+        "next_query_at": next_query_at,
+        "updated": now,
+    }
+    early = Callback.objects.filter(
+        checkout_request_id=accepted.checkout_request_id, outcome=Outcome.UNKNOWN
     )
-    _schedule_reconciliation(attempt.pk, next_query_at)
+    rows = PaymentAttempt.objects.filter(pk=attempt.pk)
+    if not scheduled:
+        _schedule_reconciliation(attempt.pk, next_query_at)
+    if rows.filter(~Exists(early)).update(**answer):
+        for name, value in answer.items():
+            setattr(attempt, name, value)
+        return attempt
+    # Daraja's callback came before its answer was stored (or the attempt is gone).
+    rows.update(**answer)
     _replay_early_callbacks(accepted.checkout_request_id)
     attempt.refresh_from_db()
     return attempt

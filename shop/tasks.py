@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +39,45 @@ SMS = {
         "The rider will call you."
     ),
 }
+
+
+def enqueue_with_transaction(*calls) -> None:
+    """Queue tasks with the current transaction, in one INSERT.
+
+    Each call is ``(task, args)`` (a task, or ``task.using(run_after=...)``).
+    With the database backend (the shop's) the rows are written inside the
+    caller's transaction, so a worker sees them exactly when it commits: an
+    order and its emails, expiry and payment query stand or fall together,
+    and a Pay costs one query for all of them. Any other backend queues
+    them one by one once the transaction commits.
+    """
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import normalize_json, task_enqueued
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    calls = [(queued, tuple(args)) for queued, args in calls]
+    if not all(isinstance(queued.get_backend(), DatabaseBackend) for queued, _args in calls):
+        for queued, args in calls:
+            transaction.on_commit(lambda queued=queued, args=args: queued.enqueue(*args))
+        return
+    rows = []
+    for queued, args in calls:
+        backend = queued.get_backend()
+        backend.validate_task(queued)
+        rows.append(
+            DBTaskResult(
+                args_kwargs=normalize_json({"args": args, "kwargs": {}}),
+                priority=queued.priority,
+                task_path=queued.module_path,
+                queue_name=queued.queue_name,
+                # What the backend's pre_save receiver sets; bulk inserts skip it.
+                run_after=queued.run_after or get_date_max(),
+                backend_name=backend.alias,
+            )
+        )
+    DBTaskResult.objects.bulk_create(rows)
+    for (queued, _args), row in zip(calls, rows, strict=True):
+        task_enqueued.send(type(queued.get_backend()), task_result=row.task_result)
 
 
 @task()

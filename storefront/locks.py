@@ -8,7 +8,8 @@ The lock order, for every transaction that takes more than one kind:
 
 1. users (a shopper's addresses), 2. carts, 3. checkout keys
 (``lock_keys``: the shopper, the M-Pesa number and the address an order is
-placed from), 4. orders, 5. payment attempts, 6. shipments, 7. variants,
+placed from), 4. orders, 5. payment attempts, 6. shipments, 7. variants
+(placing an order locks its cart lines with them, ``lock_cart_lines``),
 8. products, 9. reviews.
 
 It is the project's, not an app's: it names every app's rows, so it finds
@@ -85,6 +86,28 @@ def lock_cart(cart_id, *, user_id=ANY_OWNER) -> Cart:
     return rows.get(pk=cart_id, user_id=user_id)
 
 
+def lock_cart_lines(cart: Cart, **annotations) -> list[CartLine]:
+    """Lock *cart*'s lines and their variants; return the lines, by variant id.
+
+    For placing an order, after ``lock_keys``: one statement locks each line
+    and its variant (with its product, unlocked), in variant primary-key
+    order, so the variants are locked in the same order as ``lock_variants``.
+    Lines another transaction deleted meanwhile (an order placed from the
+    same cart) are left out. The cart row itself is not locked: changes to
+    a cart wait for the locked lines. *cart* may be an unfetched reference;
+    it must still be its owner's (``user_id``). *annotations* (e.g. counts
+    the order's limits need) are read in the same statement.
+    """
+    return list(
+        _rows("shop.CartLine")
+        .filter(cart_id=cart.pk, cart__user_id=cart.user_id)
+        .select_related("variant__product")
+        .annotate(**annotations)
+        .order_by("variant_id")
+        .select_for_update(of=("self", "variant"))
+    )
+
+
 def lock_cart_line(cart: Cart, line_id) -> CartLine:
     """Return *cart*'s line *line_id*, locking the cart row in the same query."""
     return (
@@ -116,11 +139,16 @@ def lock_keys(*keys: str) -> None:
     """
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        for key in sorted({k for k in keys if k}):
-            digest = hashlib.sha256(key.encode()).digest()
-            number = int.from_bytes(digest[:8], "big", signed=True)
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])
+    numbers = []
+    for key in sorted({k for k in keys if k}):
+        digest = hashlib.sha256(key.encode()).digest()
+        numbers.append(int.from_bytes(digest[:8], "big", signed=True))
+    if numbers:
+        # One statement; PostgreSQL evaluates its select list left to right,
+        # so the keys are still taken in sorted order.
+        with connection.cursor() as cursor:
+            locking = ", ".join(["pg_advisory_xact_lock(%s)"] * len(numbers))
+            cursor.execute(f"SELECT {locking}", numbers)
 
 
 def lock_user(user_id) -> None:

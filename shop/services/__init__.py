@@ -50,6 +50,7 @@ from .orders import (
     mark_order_paid,
     notify,
     place_order,
+    place_order_to_pay,
 )
 from .reviews import (
     can_review,
@@ -98,6 +99,7 @@ __all__ = [
     "merge_recently_viewed",
     "move_wishlist_item_to_cart",
     "place_order",
+    "place_order_to_pay",
     "refresh_product_summaries",
     "remember_viewed",
     "remove_cart_line",

@@ -3,7 +3,7 @@
 An order holds its stock from placement until it is paid or expires
 (``ORDER_PAYMENT_MINUTES``), so a visitor placing order after order could
 hold every unit without paying. ``place_order`` runs ``check_order_limits``
-after locking the cart and before holding anything; each rule raises a
+after locking the cart's lines and before holding anything; each rule raises a
 LimitReached whose message tells the shopper what to do. The cart keeps to
 the units-per-line rule too.
 
@@ -21,15 +21,17 @@ Unpaid orders are those awaiting payment and not past ``expires_at``; paid,
 expired and cancelled ones don't count. An unpaid-orders limit of 0 is off.
 ``place_order`` takes ``storefront.locks.lock_keys`` on the shopper, the phone and
 the address first, so checkouts racing from different carts count one after
-the other. (A guest's session orders are per browser, so two tabs share the
-cart lock; two browsers are two visitors.)
+the other; it reads the counts with the cart lines it locks
+(``unpaid_count_expressions``), others in one query (``unpaid_counts``). (A
+guest's session orders are per browser, so two tabs share the cart's line
+locks; two browsers are two visitors.)
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -83,21 +85,34 @@ def check_units_per_order(quantities: Iterable[int]) -> None:
 # Unpaid orders ------------------------------------------------------------------
 
 
-def check_unpaid_orders_per_visitor(*, user, session_orders: Iterable[str], now: datetime) -> None:
-    """Raise TooManyUnpaidOrders if the visitor has ``MAX_UNPAID_ORDERS_PER_VISITOR``.
-
-    The visitor's orders are those its session placed (*session_orders*,
-    their numbers) and, when signed in, the shopper's.
-    """
-    limit = settings.MAX_UNPAID_ORDERS_PER_VISITOR
+def _visitor_orders(user, session_orders: Iterable[str]) -> Q | None:
+    """Return the visitor's orders as a filter, or None when the rule is off or moot."""
     numbers = list(session_orders)
     signed_in = user is not None and user.is_authenticated
-    if limit <= 0 or not (signed_in or numbers):
-        return
+    if settings.MAX_UNPAID_ORDERS_PER_VISITOR <= 0 or not (signed_in or numbers):
+        return None
     mine = Q(number__in=numbers)
     if signed_in:
         mine |= Q(user=user)
-    count = unpaid_orders(now).filter(mine).count()
+    return mine
+
+
+def check_unpaid_orders_per_visitor(
+    *, user, session_orders: Iterable[str], now: datetime, count: int | None = None
+) -> None:
+    """Raise TooManyUnpaidOrders if the visitor has ``MAX_UNPAID_ORDERS_PER_VISITOR``.
+
+    The visitor's orders are those its session placed (*session_orders*,
+    their numbers) and, when signed in, the shopper's. *count* (of them
+    unpaid at *now*) saves the query when the caller has it.
+    """
+    limit = settings.MAX_UNPAID_ORDERS_PER_VISITOR
+    mine = _visitor_orders(user, session_orders)
+    if mine is None:
+        return
+    signed_in = user is not None and user.is_authenticated
+    if count is None:
+        count = unpaid_orders(now).filter(mine).count()
     if count >= limit:
         if signed_in:
             message = ngettext(
@@ -118,12 +133,16 @@ def check_unpaid_orders_per_visitor(*, user, session_orders: Iterable[str], now:
         raise TooManyUnpaidOrders(message % {"count": count})
 
 
-def check_unpaid_orders_per_phone(*, phone: str, now: datetime) -> None:
-    """Raise TooManyUnpaidOrders if *phone* has ``MAX_UNPAID_ORDERS_PER_PHONE``."""
+def check_unpaid_orders_per_phone(*, phone: str, now: datetime, count: int | None = None) -> None:
+    """Raise TooManyUnpaidOrders if *phone* has ``MAX_UNPAID_ORDERS_PER_PHONE``.
+
+    *count* (the phone's unpaid orders at *now*) saves the query when given.
+    """
     limit = settings.MAX_UNPAID_ORDERS_PER_PHONE
     if limit <= 0 or not phone:
         return
-    count = unpaid_orders(now).filter(phone=phone).count()
+    if count is None:
+        count = unpaid_orders(now).filter(phone=phone).count()
     if count >= limit:
         raise TooManyUnpaidOrders(
             ngettext(
@@ -137,16 +156,21 @@ def check_unpaid_orders_per_phone(*, phone: str, now: datetime) -> None:
         )
 
 
-def check_unpaid_orders_per_address(*, client_ip: str | None, now: datetime) -> None:
+def check_unpaid_orders_per_address(
+    *, client_ip: str | None, now: datetime, count: int | None = None
+) -> None:
     """Raise TooManyUnpaidOrders if *client_ip* has ``MAX_UNPAID_ORDERS_PER_ADDRESS``.
 
     An address is often shared (an office, a mobile operator's NAT), so this
-    limit is the loosest and its message blames nobody.
+    limit is the loosest and its message blames nobody. *count* (the
+    address's unpaid orders at *now*) saves the query when given.
     """
     limit = settings.MAX_UNPAID_ORDERS_PER_ADDRESS
     if limit <= 0 or not client_ip:
         return
-    if unpaid_orders(now).filter(placed_from=client_ip).count() >= limit:
+    if count is None:
+        count = unpaid_orders(now).filter(placed_from=client_ip).count()
+    if count >= limit:
         raise TooManyUnpaidOrders(
             _(
                 "Too many orders from your network are waiting for payment. "
@@ -163,15 +187,89 @@ def check_order_limits(
     session_orders: Iterable[str] = (),
     client_ip: str | None = None,
     now: datetime,
+    counts: dict[str, int] | None = None,
 ) -> None:
     """Run every rule for a new order of lines of *quantities*, cheapest first.
 
     Raises TooManyUnits or TooManyUnpaidOrders (both LimitReached); reads
-    only, so a refusal changes nothing.
+    only, so a refusal changes nothing. The three unpaid-orders counts come
+    from one query (``unpaid_counts``), or from *counts* when the caller
+    read them already (``unpaid_count_expressions``, keys without the
+    ``unpaid_`` prefix).
     """
     for quantity in quantities:
         check_units_per_line(quantity)
     check_units_per_order(quantities)
-    check_unpaid_orders_per_visitor(user=user, session_orders=session_orders, now=now)
-    check_unpaid_orders_per_phone(phone=phone, now=now)
-    check_unpaid_orders_per_address(client_ip=client_ip, now=now)
+    session_orders = list(session_orders)
+    if counts is None:
+        counts = unpaid_counts(
+            phone=phone, user=user, session_orders=session_orders, client_ip=client_ip, now=now
+        )
+    check_unpaid_orders_per_visitor(
+        user=user, session_orders=session_orders, now=now, count=counts.get("visitor")
+    )
+    check_unpaid_orders_per_phone(phone=phone, now=now, count=counts.get("phone"))
+    check_unpaid_orders_per_address(client_ip=client_ip, now=now, count=counts.get("address"))
+
+
+def _count_rules(*, phone, user, session_orders, client_ip) -> dict[str, Q]:
+    """Return the filter of each unpaid-orders rule that is on and has something to count."""
+    rules = {
+        "visitor": _visitor_orders(user, session_orders),
+        "phone": Q(phone=phone) if settings.MAX_UNPAID_ORDERS_PER_PHONE > 0 and phone else None,
+        "address": Q(placed_from=client_ip)
+        if settings.MAX_UNPAID_ORDERS_PER_ADDRESS > 0 and client_ip
+        else None,
+    }
+    return {name: rule for name, rule in rules.items() if rule is not None}
+
+
+def unpaid_counts(
+    *,
+    phone: str,
+    user=None,
+    session_orders: Iterable[str] = (),
+    client_ip: str | None = None,
+    now: datetime,
+) -> dict[str, int]:
+    """Return the unpaid orders of the visitor, the phone and the address at *now*.
+
+    One query for the rules that are on and have something to count (keys
+    ``visitor``, ``phone``, ``address``); an empty dict when none has.
+    """
+    rules = _count_rules(phone=phone, user=user, session_orders=session_orders, client_ip=client_ip)
+    if not rules:
+        return {}
+    anyone = Q()
+    for rule in rules.values():
+        anyone |= rule
+    return (
+        unpaid_orders(now)
+        .filter(anyone)
+        .aggregate(**{name: Count("pk", filter=rule) for name, rule in rules.items()})
+    )
+
+
+def count_of(queryset: QuerySet) -> Subquery:
+    """Return ``SELECT COUNT(*)`` of *queryset* as an expression for another query."""
+    counted = queryset.order_by().annotate(_n=Func(F("pk"), function="COUNT")).values("_n")
+    return Subquery(counted, output_field=IntegerField())
+
+
+def unpaid_count_expressions(
+    *,
+    phone: str,
+    user=None,
+    session_orders: Iterable[str] = (),
+    client_ip: str | None = None,
+    now: datetime,
+) -> dict[str, Subquery]:
+    """Return ``unpaid_counts`` as expressions, to be read with another query.
+
+    ``place_order`` reads them with the cart lines it locks, after taking
+    the checkout keys, so they count every order placed before it.
+    """
+    rules = _count_rules(phone=phone, user=user, session_orders=session_orders, client_ip=client_ip)
+    return {
+        f"unpaid_{name}": count_of(unpaid_orders(now).filter(rule)) for name, rule in rules.items()
+    }

@@ -17,13 +17,14 @@ in primary-key order) and updates with ``F()``; the database constraints
 
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -35,7 +36,18 @@ from storefront.money import quantize, whole_shillings
 
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
 from ..fragments import catalogue_changed
-from ..models import Cart, DeliveryZone, Order, OrderEvent, OrderLine, Product, ProductVariant
+from ..models import (
+    Cart,
+    CartLine,
+    DeliveryZone,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Product,
+    ProductVariant,
+)
+from ..models.orders import new_order_number
+from . import limits
 from .limits import check_order_limits
 
 logger = logging.getLogger(__name__)
@@ -128,7 +140,10 @@ def payment_window() -> timedelta:
     return timedelta(minutes=getattr(settings, "ORDER_PAYMENT_MINUTES", 30))
 
 
-@transaction.atomic
+#: Tries at placing an order when its random number was taken meanwhile.
+NUMBER_TRIES = 3
+
+
 def place_order(
     *,
     cart: Cart,
@@ -142,32 +157,161 @@ def place_order(
 ) -> Order:
     """Reserve the cart's stock and create an order awaiting payment.
 
-    In one transaction: lock the cart; check the shopper's limits
+    In one transaction: take the checkout keys of the shopper, the M-Pesa
+    *phone* and *client_ip* (``storefront.locks.lock_keys``); lock the
+    cart's lines and their variants' rows, in primary-key order, and count
+    the unpaid orders, in one statement; check the shopper's limits
     (``limits.check_order_limits``: units per line and per order, unpaid
     orders of the visitor, i.e. *user* and the *session_orders* numbers, of
-    the M-Pesa *phone* and of *client_ip*), raising a LimitReached before
-    anything is held; lock the variants' rows in primary-key order, check
-    every line (raising one InsufficientStock that lists every short line,
-    reserving nothing), allocate the stock, create the Order with price
-    snapshots, Decimal totals and the address it was placed from (an
-    amount M-Pesa can't take, ``payments.services.amount_refusal``, raises
-    OrderTooLarge first), and empty
-    the cart. Payment is asked for after this commits, never while the rows
-    are locked. Raises EmptyCart when there is nothing to order.
+    the phone and of the address), raising a LimitReached before anything
+    is held; check every line (raising one InsufficientStock that lists
+    every short line, reserving nothing), allocate the stock, create the
+    Order with price snapshots, Decimal totals and the address it was
+    placed from (an amount M-Pesa can't take,
+    ``payments.services.amount_refusal``, raises OrderTooLarge first), and
+    empty the cart of the lines ordered. The received email and the expiry
+    are queued for when it commits. Payment is asked for after this
+    commits, never while the rows are locked. Raises EmptyCart when there
+    is nothing to order.
     """
     now = now or timezone.now()
-    # Lock the cart first: the same cart submitted twice (double click, two
-    # tabs) waits here, then finds the cart empty and places nothing.
-    cart = locks.lock_cart(cart.pk)
-    cart_lines = list(cart.lines.order_by("variant_id"))
-    if not cart_lines:
-        raise EmptyCart(_("Your cart is empty."))
+
+    def place(number: str) -> Order:
+        order, _counted = _place(
+            number=number,
+            cart=cart,
+            email=email,
+            phone=phone,
+            address=address,
+            user=user,
+            session_orders=session_orders,
+            client_ip=client_ip,
+            now=now,
+        )
+        notify(order, "received")
+        _schedule_expiry(order)
+        return order
+
+    return _with_a_free_number(place)
+
+
+def place_order_to_pay(
+    *,
+    cart: Cart,
+    email: str,
+    phone: str,
+    address: DeliveryAddress,
+    user=None,
+    session_orders: Iterable[str] = (),
+    client_ip: str | None = None,
+    now: datetime | None = None,
+    before_commit: Callable[[Order], None] | None = None,
+) -> tuple[Order, Any]:
+    """Place the order as ``place_order`` does and open its M-Pesa payment.
+
+    The checkout's "Pay with M-Pesa": in the one transaction that places the
+    order, also create its first payment attempt
+    (``payments.services.open_first_attempt``) and run *before_commit*
+    (order), so the order, its attempt and what the caller records with
+    them commit together, and a second prompt for the order (a resend from
+    another tab) finds the first. Return (order, attempt); the attempt is
+    None when the phone had too many prompts this hour. Daraja is asked
+    afterwards (``payments.services.send_first_push``), with no row locked.
+    """
+    now = now or timezone.now()
+
+    def place(number: str) -> tuple[Order, Any]:
+        from ..tasks import enqueue_with_transaction, expire_order_task, send_order_email
+
+        order, counted = _place(
+            number=number,
+            cart=cart,
+            email=email,
+            phone=phone,
+            address=address,
+            user=user,
+            session_orders=session_orders,
+            client_ip=client_ip,
+            now=now,
+            count_pushes=True,
+        )
+        attempt = payments.open_first_attempt(
+            order=order, phone=phone, now=now, pushes=counted["pushes"]
+        )
+        # The received email and the expiry, as place_order queues them, and
+        # the push's STK query, in one insert committed with the order.
+        enqueue_with_transaction(
+            (send_order_email, (order.pk, "received")),
+            (expire_order_task.using(run_after=order.expires_at), (order.pk,)),
+            *([payments.first_query(attempt, now=now)] if attempt is not None else []),
+        )
+        if before_commit is not None:
+            before_commit(order)
+        return order, attempt
+
+    return _with_a_free_number(place)
+
+
+def _with_a_free_number(place: Callable[[str], Any]) -> Any:
+    """Run *place*(number) in a transaction, again if that order number was taken.
+
+    Order numbers are random (``new_order_number``) and unique in the
+    database; rather than ask before every insert, a clash (rare: 31⁸
+    numbers) rolls the whole placement back, and it is placed again with a
+    new number.
+    """
+    for tries in range(1, NUMBER_TRIES + 1):
+        number = new_order_number()
+        try:
+            with transaction.atomic():
+                return place(number)
+        except IntegrityError:
+            if tries == NUMBER_TRIES or not Order.objects.filter(number=number).exists():
+                raise
+            logger.info("Order number %s was taken; placing the order again", number)
+    raise AssertionError("unreachable")
+
+
+def _place(
+    *,
+    number: str,
+    cart: Cart,
+    email: str,
+    phone: str,
+    address: DeliveryAddress,
+    user,
+    session_orders: Iterable[str],
+    client_ip: str | None,
+    now: datetime,
+    count_pushes: bool = False,
+) -> tuple[Order, dict[str, int]]:
+    """Place the order numbered *number* (``place_order``'s rules); call inside atomic().
+
+    Return the order and the counts read with the cart lines: the unpaid
+    orders (``unpaid_*``) and, with *count_pushes*, the phone's prompts this
+    hour (``pushes``). Queues nothing: the callers do.
+    """
+    # The checkout keys first (the shopper, the phone, the address): checkouts
+    # sharing one count their unpaid orders one after the other.
     signed_in = user is not None and user.is_authenticated
     locks.lock_keys(
         f"phone:{phone}",
         f"address:{client_ip}" if client_ip else "",
         f"user:{user.pk}" if signed_in else "",
     )
+    # Then, in one statement, the cart's lines and their variants, locked,
+    # with the counts the limits need. The same cart submitted twice (double
+    # click, two tabs) waits here, then finds its lines gone and places nothing.
+    session_orders = list(session_orders)
+    counts = limits.unpaid_count_expressions(
+        phone=phone, user=user, session_orders=session_orders, client_ip=client_ip, now=now
+    )
+    if count_pushes:
+        counts["pushes"] = limits.count_of(payments.recent_pushes(phone=phone, now=now))
+    cart_lines = locks.lock_cart_lines(cart, **counts)
+    if not cart_lines:
+        raise EmptyCart(_("Your cart is empty."))
+    counted = {name: getattr(cart_lines[0], name) for name in counts}
     check_order_limits(
         quantities=[line.quantity for line in cart_lines],
         phone=phone,
@@ -175,8 +319,9 @@ def place_order(
         session_orders=session_orders,
         client_ip=client_ip,
         now=now,
+        counts={name.removeprefix("unpaid_"): n for name, n in counted.items()},
     )
-    variants = locks.lock_variants(line.variant_id for line in cart_lines)
+    variants = {line.variant_id: line.variant for line in cart_lines}
     shortages = []
     for line in cart_lines:
         variant = variants.get(line.variant_id)
@@ -198,6 +343,7 @@ def place_order(
     if refusal:
         raise OrderTooLarge(refusal)
     order = Order(
+        number=number,
         user=user if user is not None and user.is_authenticated else None,
         email=email,
         phone=phone,
@@ -215,8 +361,12 @@ def place_order(
         placed_from=client_ip,
         language=i18n.language_for(fallback=translation.get_language()),
     )
-    order.full_clean()
-    order.save()
+    # Validate what the shopper typed (email, names, address, phone); the
+    # number's uniqueness and the total's constraint are the database's to
+    # enforce on insert (``_with_a_free_number``), and the shopper is the
+    # request's own, so none of them costs a query here.
+    order.full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
+    order.save(force_insert=True)
     OrderLine.objects.bulk_create(
         [
             OrderLine(
@@ -240,10 +390,9 @@ def place_order(
     )
     _show_stock_change(variants, units, taken=True)
     OrderEvent.objects.create(order=order, to_status=order.status, note="Order placed", actor=None)
-    cart.lines.all().delete()
-    notify(order, "received")
-    _schedule_expiry(order)
-    return order
+    # The lines ordered (a line added meanwhile stays in the cart).
+    CartLine.objects.filter(pk__in=[line.pk for line in cart_lines]).delete()
+    return order, counted
 
 
 def notify(order: Order, kind: str) -> None:
