@@ -89,3 +89,16 @@ def test_pay_runs_at_most_fifteen_queries_for_one_line_or_five(client, sim, sett
     after = timedelta(seconds=settings.MPESA_RECONCILE_AFTER_SECONDS)
     assert reconcile.args_kwargs["args"] == [attempt.pk]
     assert started <= reconcile.run_after - after <= attempt.next_query_at - after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_taken_order_number_places_the_order_again(client, sim, monkeypatch):
+    """The number's uniqueness is not asked before the insert: a clash retries."""
+    DeliveryZone.objects.create(name="Nairobi", counties=["Nairobi"], fee=200)
+    _, first, _ = pay(client, 1)
+    numbers = iter([first.number, "DT23456789"])
+    monkeypatch.setattr("shop.services.orders.new_order_number", lambda: next(numbers))
+    _, second, _ = pay(client, 1)
+    assert second.number == "DT23456789"
+    assert Order.objects.count() == 2 and second.lines.count() == 1
+    assert PaymentAttempt.objects.filter(order=second).count() == 1
