@@ -172,7 +172,9 @@ def cmd_renders(out: str, per_kind: int) -> None:
     from shop.fragments import catalogue_changed
 
     urls = Urls()
-    client = Client(headers={"host": "127.0.0.1"})
+    # An exception in a view is recorded (status "error", e.g. a query cancelled by the
+    # database's statement_timeout, which run.sh sets like the server's), not raised.
+    client = Client(headers={"host": "127.0.0.1"}, raise_request_exception=False)
     with open(out, "w") as fh:
         for kind in KINDS:
             paths = []
@@ -193,12 +195,15 @@ def cmd_renders(out: str, per_kind: int) -> None:
                 with CaptureQueriesContext(connection) as ctx:
                     response = client.get(path)
                 ms = (time.perf_counter() - started) * 1000
+                status = response.status_code
+                if status >= 500 and getattr(response, "exc_info", None):
+                    status = f"error: {response.exc_info[1]!s:.80}".strip()
                 fh.write(
                     json.dumps(
                         {
                             "kind": kind,
                             "path": path,
-                            "status": response.status_code,
+                            "status": status,
                             "ms": round(ms, 2),
                             "sql_ms": round(
                                 sum(float(q["time"]) for q in ctx.captured_queries) * 1000, 2
@@ -216,6 +221,7 @@ def cmd_renders(out: str, per_kind: int) -> None:
                     )
                     + "\n"
                 )
+                fh.flush()
             print(f"  {kind}: {per_kind} fresh renders", flush=True)
     print(summary(out))
 
@@ -261,7 +267,7 @@ def summary(path: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for kind, s in stats(path).items():
-        st = ", ".join(f"{k}×{v}" for k, v in sorted(s["statuses"].items()))
+        st = ", ".join(f"{k}×{v}" for k, v in sorted(s["statuses"].items(), key=str))
         lines.append(
             f"| {kind} | {s['n']} | {s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | "
             f"{s['sql_p50']:.1f} / {s['sql_p99']:.1f} | {s['q_min']}–{s['q_max']} | {st} |"

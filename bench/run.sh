@@ -4,7 +4,7 @@
 #   bash bench/run.sh [--products N] [--reuse-db] [--hello] [--redis [URL] | --no-redis]
 #                     [--port PORT] [--db NAME] [--only a,b] [--scenarios FILE] [--quick]
 #                     [--sqlite [FILE]] [--pool N] [--fresh K] [--mix N] [--stock-every S]
-#                     [--seed-only]
+#                     [--statement-timeout MS] [--seed-only]
 #
 # Builds a PostgreSQL database (drop/create), migrates, seeds N products, builds the CSS,
 # collects static files, measures fresh renders of many distinct URLs (bench/fresh.py), serves the shop with gunicorn (2 sync workers, DEBUG off, 127.0.0.1),
@@ -26,7 +26,7 @@ SCENARIOS="$BENCH/scenarios.tsv"
 PG_HOST="${PGHOST:-127.0.0.1}" PG_PORT="${PGPORT:-5432}" PG_USER="${PGUSER:-postgres}"
 
 PRODUCTS=10000 REUSE=0 HELLO=0 REDIS=default PORT=8765 DB=storefront_bench ONLY="" QUICK=0 SQLITE="" POOL=400
-FRESH=100 MIX=20000 STOCK_EVERY=2 SEED_ONLY=0
+FRESH=100 MIX=20000 STOCK_EVERY=2 SEED_ONLY=0 STATEMENT_TIMEOUT=10000
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,6 +48,7 @@ while [ $# -gt 0 ]; do
     --mix) MIX="${2:?}"; shift ;;
     --stock-every) STOCK_EVERY="${2:?}"; shift ;;
     --seed-only) SEED_ONLY=1 ;;
+    --statement-timeout) STATEMENT_TIMEOUT="${2:?}"; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
   esac
@@ -64,8 +65,8 @@ HELLO_PORT=$((PORT + 1))
 [[ "$DB" =~ ^[a-z_][a-z0-9_]*bench[a-z0-9_]*$ ]] || { echo "--db must be a plain name containing 'bench'" >&2; exit 2; }
 [[ "$PRODUCTS" =~ ^[0-9]+$ ]] || { echo "--products must be a number" >&2; exit 2; }
 [[ "$POOL" =~ ^[1-9][0-9]*$ ]] || { echo "--pool must be a positive number" >&2; exit 2; }
-[[ "$FRESH" =~ ^[0-9]+$ && "$MIX" =~ ^[0-9]+$ && "$STOCK_EVERY" =~ ^[0-9]+(\.[0-9]+)?$ ]] \
-  || { echo "--fresh, --mix and --stock-every take a number (0: skip)" >&2; exit 2; }
+[[ "$FRESH" =~ ^[0-9]+$ && "$MIX" =~ ^[0-9]+$ && "$STOCK_EVERY" =~ ^[0-9]+(\.[0-9]+)?$ && "$STATEMENT_TIMEOUT" =~ ^[0-9]+$ ]] \
+  || { echo "--fresh, --mix, --stock-every and --statement-timeout take a number (0: none)" >&2; exit 2; }
 if [ -n "$SQLITE" ]; then
   FRESH=0 MIX=0 STOCK_EVERY=0  # the demo catalogue only: nothing to measure at size
   # Only ever delete a file that is obviously a benchmark's.
@@ -210,6 +211,16 @@ if [ -z "$SQLITE" ]; then
   cat "$RUN/seed.json"
 fi
 if [ "$SEED_ONLY" = 1 ]; then log "--seed-only: done (database $DB)"; exit 0; fi
+# From here on (measuring and serving, not seeding), PostgreSQL cancels any statement that runs
+# longer than wrk's 10 s timeout: a pathological query then costs a 500 (an error in the
+# figures) instead of holding a worker and a backend for minutes after its client gave up.
+if [ -z "$SQLITE" ] && [ "$STATEMENT_TIMEOUT" != 0 ]; then
+  for i in "${!SHOP_ENV[@]}"; do
+    case "${SHOP_ENV[$i]}" in
+      DATABASE_URL=*) SHOP_ENV[i]="${SHOP_ENV[$i]}?options=-c%20statement_timeout%3D$STATEMENT_TIMEOUT" ;;
+    esac
+  done
+fi
 
 # ------------------------------------------------------------------ cart placeholders
 # {variant}: an in-stock variant of the demo catalogue, looked up now (ids differ per seed).
