@@ -49,9 +49,9 @@ def page_errors(page):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     return errors
 

@@ -76,9 +76,9 @@ def type_into(page: Page, field: Locator, text: str) -> None:
 
 def product_to_buy() -> Product:
     """The cheapest product with two variants in stock (so there is one to pick)."""
-    for variant in ProductVariant.objects.filter(
-        is_active=True, product__is_active=True
-    ).order_by("price", "id"):
+    for variant in ProductVariant.objects.filter(is_active=True, product__is_active=True).order_by(
+        "price", "id"
+    ):
         in_stock = [v for v in variant.product.variants.filter(is_active=True) if v.in_stock]
         if len(in_stock) >= 2:
             return variant.product
@@ -89,7 +89,9 @@ def product_to_buy() -> Product:
 
 
 def test_shopper_buys_with_the_keyboard_alone(
-    page: Page, page_errors: list[str], daraja: RunningSimulator  # noqa: F811 - the fixture
+    page: Page,
+    page_errors: list[str],
+    daraja: RunningSimulator,  # noqa: F811 - the fixture
 ):
     product = product_to_buy()
     page.goto("/")

@@ -19,6 +19,7 @@ from payments.tests.simulators import RunningSimulator
 from shop.models import Order, ProductVariant
 from storefront.money import format_kes, whole_shillings
 
+from .axe import expect_accessible
 from .test_checkout import (  # noqa: F401 - daraja is a fixture
     NAIROBI_FEE,
     PAYS,
@@ -35,7 +36,6 @@ from .test_checkout import (  # noqa: F401 - daraja is a fixture
     simulator_receipts,
     wait_for_result,
 )
-from .axe import expect_accessible
 from .test_shopping import assert_no_page_load
 
 pytestmark = [pytest.mark.journey, pytest.mark.usefixtures("catalogue")]
