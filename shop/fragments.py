@@ -1,17 +1,29 @@
-"""Rendered catalogue HTML, cached per URL and catalogue version.
+"""Rendered catalogue HTML, cached per URL and kept until what it shows changes.
 
 The catalogue pages spend most of their time rendering product cards
 (thumbnails, wishlist forms) and running the queries behind them. The parts
 that are the same for every visitor are rendered once and kept in the cache
 under the page's path and *cleaned* parameters (what its form accepted:
-junk or tracking parameters make no new entry), stamped with the
-*catalogue version*. Every
-change to the catalogue bumps the version (``catalogue_changed``, called by
-the receivers in ``shop.signals`` and by the catalogue services), which
-makes every entry stamped before stale at once; the next request renders
-its page again and stores it over the stale one. Code that changes
-catalogue rows with ``QuerySet.update()`` or ``bulk_*()`` (no signals) calls
-``catalogue_changed()`` itself.
+junk or tracking parameters make no new entry). An entry goes stale in
+three ways, from the widest to the narrowest:
+
+- The *catalogue version*: a change that can touch any page (a category,
+  brand, banner or product renamed, added, hidden; a bulk import) bumps it
+  (``catalogue_changed``) and every entry stored before is stale at once.
+- A *list scope*: each listing names what it lists (``all``,
+  ``category:<id>``, ``brand:<slug>``); a change that can move a product
+  into, out of or within a list, or change its counts (a price, a variant,
+  stock running out or coming back, a rating), marks the scopes the product
+  is in (``products_changed(ids, scopes)``), so only those lists render again.
+- A *product*: an entry lists the products it shows, and a change to one of
+  them (its stock count, a picture, a specification) marks it, which makes
+  the entries showing it stale: its page, the listings and shelves it is on.
+
+So a stock count changing during a sale makes a handful of pages render
+again, not the whole catalogue. The catalogue services call these for the
+changes they make, and the receivers in ``shop.signals`` for rows saved
+anywhere else; code that changes catalogue rows with ``QuerySet.update()``
+or ``bulk_*()`` (no signals) calls them itself.
 
 Nothing that differs between visitors is ever stored:
 
@@ -59,6 +71,10 @@ CHANGED_KEY = "shop:catalogue-changed-at"
 SHARED_SECONDS = 60 * 60
 LOCAL_SECONDS = 30
 SETTLE_SECONDS = 5
+PRODUCT_MARK = "shop:changed:product:{}"
+SCOPE_MARK = "shop:changed:scope:{}"
+# A mark must outlive every entry stored before it was set.
+MARK_SECONDS = SHARED_SECONDS + SETTLE_SECONDS + 60
 # Stands in for the CSRF token in stored HTML; the {% csrf_token %} tag
 # escapes its value, and this one needs no escaping.
 CSRF_PLACEHOLDER = "csrf-token-placeholder-4d1c9a7e"
@@ -84,9 +100,9 @@ _SOURCES = [
 _SETTINGS = ["PRODUCTS_PER_PAGE", "HIDE_SOLD_OUT_PRODUCTS", "CURRENCY", "MEDIA_URL"]
 
 
-# The catalogue version ----------------------------------------------------
+# The catalogue version and the change marks ---------------------------------
 #
-# A change bumps the version at once, inside the changing transaction, so
+# A change bumps the version (or sets its marks) at once, inside the changing transaction, so
 # that transaction and everything after its commit sees the new version.
 # Between the bump and the commit, other requests already see the new
 # version but still read the old rows: what they render then is kept only
@@ -138,6 +154,35 @@ def catalogue_changed() -> None:
         cache.incr(VERSION_KEY)
     except ValueError:  # not in the cache (evicted, or never read)
         cache.set(VERSION_KEY, _fresh_version(), None)
+
+
+def products_changed(product_ids, scopes=()) -> None:
+    """Record that these products changed, and the list scopes they are in if given.
+
+    Stale from now on: every entry that shows one of the products, and every
+    entry of one of the *scopes* (a listing, its facet counts). Each gets a
+    new *mark*, a stamp that is also the time of the change: an entry keeps
+    the marks it was rendered under and is stale once one differs, like the
+    catalogue version, and one rendered within SETTLE_SECONDS of the change
+    is kept only until then. Marks outlive every entry stored before them
+    (one that expired reads as changed, never as unchanged).
+    """
+    stamp = time.time_ns()
+    marks = {PRODUCT_MARK.format(pk): stamp for pk in set(product_ids)}
+    marks.update({SCOPE_MARK.format(scope): stamp for scope in set(scopes)})
+    if marks:
+        cache.set_many(marks, MARK_SECONDS)
+
+
+def _last_change(changed_at: float, marks: dict[str, int | None]) -> float:
+    """Return when the catalogue or one of *marks* last changed, in seconds."""
+    return max([changed_at, *(mark / 1e9 for mark in marks.values() if mark)])
+
+
+def _product_marks(product_ids) -> dict[str, int | None]:
+    keys = [PRODUCT_MARK.format(pk) for pk in product_ids]
+    found = cache.get_many(keys) if keys else {}
+    return {key: found.get(key) for key in keys}
 
 
 # Fragments ------------------------------------------------------------------
@@ -241,16 +286,31 @@ def _lifetime(changed_at: float, expires: datetime | None) -> int:
     return seconds
 
 
-def versioned(key: str, compute: Callable[[], object], seconds: int):
-    """Return ``compute()``, cached under *key* for the current catalogue version."""
-    version, changed_at = catalogue_version()
-    stored = cache.get(key)
-    if stored is not None and stored[0] == version:
-        return stored[1]
+def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
+    """Return ``compute()``, cached under *key* for the catalogue version and *scopes*.
+
+    Stale when the catalogue version moves or one of the list *scopes* is
+    marked changed (``products_changed``).
+    """
+    keys = [SCOPE_MARK.format(scope) for scope in scopes]
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *keys])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version, _ = catalogue_version()
+    changed_at = found.get(CHANGED_KEY, 0.0)
+    marks = {mark: found.get(mark) for mark in keys}
+    stored = found.get(key)
+    if (
+        isinstance(stored, tuple)
+        and len(stored) == 3  # (version, marks, value)
+        and stored[0] == version
+        and stored[1] == marks
+    ):
+        return stored[2]
     value = compute()
-    seconds = min(seconds, _lifetime(changed_at, None))
+    seconds = min(seconds, _lifetime(_last_change(changed_at, marks), None))
     if seconds > 0:
-        cache.set(key, (version, value), seconds)
+        cache.set(key, (version, marks, value), seconds)
     return value
 
 
@@ -272,6 +332,7 @@ def fragment(
     *,
     query: list[tuple[str, str]],
     store: bool = True,
+    scopes: tuple[str, ...] = (),
 ) -> Fragment:
     """Return the page part *name* for the request's path and *query*, from the cache if stored.
 
@@ -281,20 +342,29 @@ def fragment(
     ``render_part``) when it is missing, and may raise Http404. Its result is
     stored unless *store* is false or it shows a product on the shopper's
     wishlist; an entry showing one is not served to that shopper.
+
+    The entry is stale when the catalogue version moved, when one of the list
+    *scopes* it depends on was marked changed, or when one of the products
+    it shows was (``products_changed``).
     """
     encoded = urlencode(query)
     request.canonical_query = encoded  # what links back to this page keep (storefront.i18n)
     key = _key(request, name, encoded)
-    # One round trip: the version, when it changed, and the entry, which is
-    # used only if it was stored under the current version.
-    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key])
+    # One round trip: the version, when it changed, the scopes' marks and the
+    # entry; a second one for the marks of the products a stored entry shows.
+    scope_keys = [SCOPE_MARK.format(scope) for scope in scopes]
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *scope_keys])
     version = found.get(VERSION_KEY)
     if version is None:
         version, _ = catalogue_version()
     changed_at = found.get(CHANGED_KEY, 0.0)
     request._shop_catalogue_version = (version, changed_at)
+    scope_marks = {mark: found.get(mark) for mark in scope_keys}
     stored = found.get(key)
-    if stored is not None and stored.get("version") != version:
+    if stored is not None and not (
+        stored.get("version") == version
+        and stored["marks"] == {**scope_marks, **_product_marks(stored["product_ids"])}
+    ):
         stored = None
     saved = saved_product_ids(request)
     entry = None
@@ -305,10 +375,14 @@ def fragment(
     if entry is None:
         with _asked_as(request, encoded):
             entry = build()
-        seconds = _lifetime(changed_at, entry.expires) if store else 0
+        # The products' marks as they stand after the render: one set while
+        # it ran bounds the lifetime like any change not yet settled.
+        marks = {**scope_marks, **_product_marks(sorted(entry.product_ids))} if store else {}
+        seconds = _lifetime(_last_change(changed_at, marks), entry.expires) if store else 0
         if seconds > 0 and not saved.intersection(entry.product_ids):
             stored = {
                 "version": version,
+                "marks": marks,
                 "parts": entry.parts,
                 "product_ids": sorted(entry.product_ids),
                 "data": entry.data,

@@ -2,7 +2,8 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -72,11 +73,28 @@ class ProductQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
     def with_stock(self):
-        """Annotate ``in_stock``: some active variant has units available."""
-        available = ProductVariant.objects.filter(
-            product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
+        """Annotate ``in_stock``: some active variant has units available.
+
+        A scalar subquery, not EXISTS: PostgreSQL runs it for the rows a page
+        returns only (an index probe each), where an EXISTS is planned as a
+        hash of every available variant, built for each page of a listing.
+        """
+        return self.annotate(
+            in_stock=Coalesce(
+                Subquery(_available_variants().annotate(yes=Value(True)).values("yes")[:1]),
+                Value(False),
+            )
         )
-        return self.annotate(in_stock=Exists(available))
+
+    def in_stock_only(self):
+        """Keep the products with an active variant that has units available."""
+        return self.filter(Exists(_available_variants()))
+
+
+def _available_variants():
+    return ProductVariant.objects.filter(
+        product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
+    )
 
 
 class Product(TimeStampedModel):
@@ -114,12 +132,30 @@ class Product(TimeStampedModel):
         verbose_name = _("product")
         verbose_name_plural = _("products")
         ordering = ["-created", "-id"]
+        # One per listing sort (``shop.filters.SORTS``), in its exact order,
+        # over the active products: a page of any size of catalogue reads its
+        # rows in order and stops, instead of sorting every product.
         indexes = [
-            models.Index(fields=["is_active", "-created", "-id"], name="product_newest_idx"),
-            models.Index(fields=["is_active", "price"], name="product_price_idx"),
-            models.Index(fields=["is_active", "-units_sold"], name="product_popular_idx"),
             models.Index(
-                fields=["is_active", "-rating_average", "-rating_count"], name="product_rating_idx"
+                fields=["-is_featured", "-units_sold", "-created", "-id"],
+                name="product_featured_idx",
+                condition=Q(is_active=True),
+            ),
+            models.Index(
+                fields=["-created", "-id"], name="product_newest_idx", condition=Q(is_active=True)
+            ),
+            models.Index(
+                fields=["price", "id"], name="product_price_idx", condition=Q(is_active=True)
+            ),
+            models.Index(
+                fields=["-units_sold", "-id"],
+                name="product_popular_idx",
+                condition=Q(is_active=True),
+            ),
+            models.Index(
+                fields=["-rating_average", "-rating_count", "-id"],
+                name="product_rating_idx",
+                condition=Q(is_active=True),
             ),
         ]
 
@@ -373,3 +409,31 @@ class Banner(models.Model):
     def href(self) -> str:
         """Return the link for pages, or "" when it is not a safe one (never rendered)."""
         return self.link_url if is_safe_link(self.link_url) else ""
+
+
+class FacetCount(models.Model):
+    """How many active products of one category and brand have an option value.
+
+    One row per category, brand and attribute value (``value_id`` 0: how many
+    active products the category has of the brand), kept up to date by
+    ``shop.services.catalogue.recount_facets`` whenever a product, a variant
+    or its options change. A listing's facet counts over a whole category, a
+    brand or the catalogue then add up a few hundred rows, whatever the number
+    of products. Stock and prices are not counted: lists filtered by them
+    count their products as they render.
+    """
+
+    category_id = models.BigIntegerField()
+    brand_id = models.BigIntegerField()
+    value_id = models.BigIntegerField()
+    products = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category_id", "brand_id", "value_id"], name="facet_count_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id}/{self.brand_id}/{self.value_id}: {self.products}"

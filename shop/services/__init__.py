@@ -18,7 +18,13 @@ from .cart import (
     toggle_wishlist,
     update_cart_line,
 )
-from .catalogue import refresh_product_summaries
+from .catalogue import (
+    products_changed,
+    rebuild_facet_counts,
+    recount_facets,
+    recount_facets_of,
+    refresh_product_summaries,
+)
 from .fulfilment import (
     cancel_order,
     decline_cancellation,
@@ -100,6 +106,10 @@ __all__ = [
     "move_wishlist_item_to_cart",
     "place_order",
     "place_order_to_pay",
+    "products_changed",
+    "rebuild_facet_counts",
+    "recount_facets",
+    "recount_facets_of",
     "refresh_product_summaries",
     "remember_viewed",
     "remove_cart_line",

@@ -1,12 +1,78 @@
 """Business rules of the catalogue."""
 
 from collections.abc import Iterable
+from functools import reduce
+from operator import or_
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 
+from storefront import locks
+
+from .. import fragments
 from ..fragments import catalogue_changed
-from ..models import Category, Product, ProductVariant
+from ..models import Category, FacetCount, Product, ProductVariant
+from ..queries import category_tree
+
+#: Past this many products at once, a change marks the whole catalogue
+#: instead (a bulk edit): fewer cache writes, and most pages change anyway.
+MAX_MARKED_PRODUCTS = 100
+
+
+def list_scopes(product_ids: Iterable[int]) -> set[str]:
+    """Return the list scopes of these products: all, their brands, their categories up the tree.
+
+    One query. The scopes are those the listing views name (``shop.views.catalogue``).
+    """
+    tree = category_tree()
+    scopes = {"all"}
+    rows = Product.objects.filter(pk__in=list(product_ids)).values_list(
+        "category_id", "brand__slug"
+    )
+    for category_id, brand_slug in rows:
+        scopes.add(f"brand:{brand_slug}")
+        node = tree.by_id.get(category_id)
+        if node is not None:
+            scopes.update(f"category:{n.id}" for n in tree.ancestors(node))
+    return scopes
+
+
+def products_changed(product_ids: Iterable[int], *, listings: bool = False) -> None:
+    """Make the cached pages that show these products stale.
+
+    With *listings* (the change can move a product into, out of or within a
+    list, or change its facet counts: a price, a variant or its options,
+    stock running out or coming back, a rating), also every list the
+    products are in. Other pages stay cached. Call it inside the changing
+    transaction (see ``shop.fragments``).
+    """
+    ids = set(product_ids)
+    if not ids:
+        return
+    if len(ids) > MAX_MARKED_PRODUCTS:
+        catalogue_changed()
+        return
+    fragments.products_changed(ids, list_scopes(ids) if listings else ())
+
+
+def stock_changed(changes: Iterable[tuple[ProductVariant, int, int]]) -> None:
+    """Mark the pages showing these variants' stock stale, if what they show changed.
+
+    *changes* are ``(variant, units available before, units available
+    after)``. A product page says "In stock" above a variant's low-stock
+    threshold, "Only N left" at or below it and "Out of stock" at none, so a
+    change shows only when the smaller of the two figures is at or below the
+    threshold: then the pages showing the product are stale. Lists change
+    ("in stock only", sold-out cards, hidden sold-out products) only when a
+    variant runs out or comes back. Most stock changes mark nothing.
+    """
+    shown: set[int] = set()
+    listed = False
+    for variant, before, after in changes:
+        if variant.runs_low_at(min(before, after)):
+            shown.add(variant.product_id)
+            listed = listed or (before > 0) != (after > 0)
+    products_changed(shown, listings=listed)
 
 
 @transaction.atomic
@@ -16,9 +82,9 @@ def refresh_product_summaries(*, product_ids: Iterable[int]) -> int:
     Cards, the price filter and the price sort read ``Product.price`` (the
     cheapest active variant) so that listing pages need no aggregate over
     variants; search reads ``Product.search_text``. Call this after changing
-    variants, specifications, names, brand or category. Bumps the catalogue
-    version (``bulk_update`` sends no signals). Return the number of
-    products updated.
+    variants, specifications, names, brand or category. Marks the products'
+    pages and lists stale (``bulk_update`` sends no signals). Return the
+    number of products updated.
     """
     ids = list(product_ids)
     if not ids:
@@ -58,5 +124,73 @@ def refresh_product_summaries(*, product_ids: Iterable[int]) -> int:
         product.search_text = " ".join(w for w in words if w).lower()
         changed.append(product)
     Product.objects.bulk_update(changed, ["price", "compare_at_price", "search_text"])
-    catalogue_changed()
+    recount_facets((p.category_id, p.brand_id) for p in changed)
+    products_changed(ids, listings=True)
     return len(changed)
+
+
+# Facet counts -------------------------------------------------------------------
+
+
+def _cells(pairs, prefix: str = "") -> Q:
+    return reduce(or_, (Q(**{f"{prefix}category_id": c, f"{prefix}brand_id": b}) for c, b in pairs))
+
+
+def _count(pairs=None) -> list[FacetCount]:
+    """Count the facet cells of *pairs* of (category id, brand id), or of every pair."""
+    products = Product.objects.filter(is_active=True)
+    links = ProductVariant.values.through.objects.filter(
+        productvariant__is_active=True, productvariant__product__is_active=True
+    )
+    if pairs is not None:
+        products = products.filter(_cells(pairs))
+        links = links.filter(_cells(pairs, "productvariant__product__"))
+    rows = [
+        FacetCount(category_id=c, brand_id=b, value_id=0, products=n)
+        for c, b, n in products.values_list("category_id", "brand_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ]
+    rows.extend(
+        FacetCount(category_id=c, brand_id=b, value_id=v, products=n)
+        for c, b, v, n in links.values_list(
+            "productvariant__product__category_id",
+            "productvariant__product__brand_id",
+            "attributevalue_id",
+        )
+        .annotate(n=Count("productvariant__product_id", distinct=True))
+        .order_by()
+    )
+    return rows
+
+
+@transaction.atomic
+def recount_facets(pairs: Iterable[tuple[int, int]]) -> None:
+    """Count again the facet cells of these (category id, brand id) pairs.
+
+    Call it in the transaction that changed products, variants or their
+    options, with the pairs they were in before and after (None and
+    incomplete pairs are skipped). Recounts are
+    serialised (one advisory lock on PostgreSQL), and each counts after
+    taking the lock, so it sees every recount committed before it.
+    """
+    pairs = {tuple(pair) for pair in pairs if pair and all(pair)}
+    if not pairs:
+        return
+    locks.lock_keys("shop:facet-counts")
+    FacetCount.objects.filter(_cells(pairs)).delete()
+    FacetCount.objects.bulk_create(_count(pairs), batch_size=1000)
+
+
+def recount_facets_of(product_ids: Iterable[int]) -> None:
+    """Count again the facet cells of the categories and brands of these products."""
+    products = Product.objects.filter(pk__in=product_ids)
+    recount_facets(products.values_list("category_id", "brand_id").distinct())
+
+
+@transaction.atomic
+def rebuild_facet_counts() -> int:
+    """Count every facet cell afresh (after a bulk load, or to repair); return the rows."""
+    locks.lock_keys("shop:facet-counts")
+    FacetCount.objects.all().delete()
+    return len(FacetCount.objects.bulk_create(_count(), batch_size=1000))

@@ -35,7 +35,6 @@ from storefront import i18n, locks
 from storefront.money import quantize, whole_shillings
 
 from ..exceptions import EmptyCart, IllegalTransition, InsufficientStock, OrderTooLarge
-from ..fragments import catalogue_changed
 from ..models import (
     Cart,
     CartLine,
@@ -48,6 +47,7 @@ from ..models import (
 )
 from ..models.orders import new_order_number
 from . import limits
+from .catalogue import stock_changed
 from .limits import check_order_limits
 
 logger = logging.getLogger(__name__)
@@ -434,23 +434,18 @@ def _per_row(units: dict[int, int]) -> Case:
 
 
 def _show_stock_change(variants: dict[int, ProductVariant], units: dict[int, int], *, taken: bool):
-    """Mark cached catalogue pages stale if the stock they show just changed.
+    """Mark the cached pages showing this stock stale, where what they show changed.
 
-    A page says "In stock" above a variant's low-stock threshold, "Only N
-    left" at or below it and "Out of stock" at none, so taking or giving
-    back units changes what it shows only when the smaller of the before
-    and after figures is at or below the threshold. *variants* hold the
-    figures before the change. Most orders leave every page as it was.
+    *variants* hold the figures before the change (``catalogue.stock_changed``).
     """
+    changes = []
     for pk, quantity in units.items():
         variant = variants.get(pk)
-        if variant is None:
-            continue
-        before = variant.stock_available
-        after = max(before - quantity, 0) if taken else before + quantity
-        if variant.runs_low_at(min(before, after)):
-            catalogue_changed()
-            return
+        if variant is not None:
+            before = variant.stock_available
+            after = max(before - quantity, 0) if taken else before + quantity
+            changes.append((variant, before, after))
+    stock_changed(changes)
 
 
 def _release_stock(order: Order, variants: dict[int, ProductVariant]) -> None:

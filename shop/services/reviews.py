@@ -16,8 +16,8 @@ from storefront import locks
 from storefront.web import int_or_none
 
 from ..exceptions import ReviewError
-from ..fragments import catalogue_changed
 from ..models import Order, OrderLine, Product, Review
+from .catalogue import products_changed
 
 Status = Review.Status
 TITLE_MAX = 120
@@ -96,7 +96,7 @@ def refresh_product_rating(*, product_id: int) -> None:
             output_field=IntegerField(),
         ),
     )
-    catalogue_changed()
+    products_changed([product_id], listings=True)  # the stars shown, the top-rated sort
 
 
 @transaction.atomic

@@ -16,8 +16,8 @@ from django.utils import timezone
 from storefront import locks
 
 from ..exceptions import ShopError
-from ..fragments import catalogue_changed
 from ..models import ProductVariant
+from .catalogue import stock_changed
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def set_stock_on_hand(*, variant_id: int, on_hand: int, actor=None) -> ProductVa
     Locks the variant row, checks that *on_hand* is a whole number no lower
     than the units allocated to orders (raising StockBelowAllocated or
     InvalidStockCount, nothing changed) and updates ``stock_on_hand`` (and
-    ``updated``) only. Marks cached catalogue pages stale when it changes.
+    ``updated``) only. Marks the cached pages that show it stale when what they show changes.
     """
     variant = check_stock_on_hand(variant_id=variant_id, on_hand=on_hand)
     if variant.stock_on_hand == on_hand:
@@ -89,6 +89,7 @@ def set_stock_on_hand(*, variant_id: int, on_hand: int, actor=None) -> ProductVa
         on_hand,
         getattr(actor, "pk", None) or "the system",
     )
+    before = variant.stock_available
     variant.stock_on_hand, variant.updated = on_hand, now
-    catalogue_changed()  # update() sends no signal
+    stock_changed([(variant, before, variant.stock_available)])  # update() sends no signal
     return variant

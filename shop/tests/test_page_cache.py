@@ -392,12 +392,16 @@ def test_product_top_fragment_and_whole_product_page(client, phone, page_first):
             assert "<title>Galaxy A15 · Duka Tech</title>" in page
 
 
+def mark_of(product) -> int | None:
+    return cache.get(fragments.PRODUCT_MARK.format(product.pk))
+
+
 def test_orders_that_leave_the_shown_stock_alone_keep_the_cached_pages(phone):
     """Plenty left before and after: "In stock" either way, so nothing is stale."""
     variant = phone.variants.get()
     ProductVariant.objects.filter(pk=variant.pk).update(stock_on_hand=50, low_stock_threshold=3)
     variant.refresh_from_db()
-    before = fragments.catalogue_version()
+    before, mark = fragments.catalogue_version(), mark_of(phone)
     cart = Cart.objects.create()
     CartLine.objects.create(cart=cart, variant=variant, quantity=2, price_when_added=variant.price)
     order = services.place_order(
@@ -406,14 +410,18 @@ def test_orders_that_leave_the_shown_stock_alone_keep_the_cached_pages(phone):
     services.mark_order_paid(order_id=order.pk, amount=order.amount_payable, reference="QK")
     services.ship_order(order_id=order.pk, courier="g4s", tracking_number="G-1")
     assert fragments.catalogue_version() == before
-    # Down to the threshold: the page now says "Only 3 left".
+    assert mark_of(phone) == mark
+    # Down to the threshold: the page now says "Only 3 left". Its pages are
+    # stale, and nothing else.
     ProductVariant.objects.filter(pk=variant.pk).update(stock_on_hand=4, stock_allocated=0)
     cart = Cart.objects.create()
     CartLine.objects.create(cart=cart, variant=variant, quantity=1, price_when_added=variant.price)
     order = services.place_order(
         cart=cart, email="a@example.com", phone="254712345678", address=ADDRESS
     )
-    after_low = fragments.catalogue_version()
-    assert after_low != before
+    after_low = mark_of(phone)
+    assert after_low != mark
+    assert fragments.catalogue_version() == before
     move_order(order_id=order.pk, to=Order.Status.CANCELLED)
-    assert fragments.catalogue_version() != after_low  # back above it: shown again as in stock
+    assert mark_of(phone) != after_low  # back above it: shown again as in stock
+    assert fragments.catalogue_version() == before

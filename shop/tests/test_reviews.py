@@ -5,14 +5,14 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.db.models import F
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from payments.tests.factories import ADDRESS, PAYER, order_to_pay
-from shop import services
+from shop import fragments, services
 from shop.exceptions import ReviewError
-from shop.fragments import catalogue_version
 from shop.models import Cart, CartLine, Order, Product, ProductVariant, Review
 from shop.tasks import send_order_email
 
@@ -177,9 +177,12 @@ def test_the_average_counts_approved_reviews_only(shopper):
 def test_moderation_makes_cached_catalogue_pages_stale(shopper):
     product = delivered_to(shopper)
     review = services.submit_review(user=shopper, product_id=product.pk, **GOOD)
-    before = catalogue_version()
+    marks = [fragments.PRODUCT_MARK.format(product.pk), fragments.SCOPE_MARK.format("all")]
+    before = cache.get_many(marks)
     services.moderate_review(review_id=review.pk, status="approved")
-    assert catalogue_version() != before
+    after = cache.get_many(marks)
+    # The pages showing the product, and the lists it is in (top rated sort).
+    assert all(after.get(mark) and after.get(mark) != before.get(mark) for mark in marks)
 
 
 def approved_review(user, product, **data) -> Review:

@@ -82,7 +82,7 @@ def card_queryset():
     products = Product.objects.active().with_stock()
     if settings.HIDE_SOLD_OUT_PRODUCTS:
         # Listings skip them; their own page still opens (and says sold out).
-        products = products.filter(in_stock=True)
+        products = products.in_stock_only()
     # The dearest active variant's price: a card says "from" when it is above
     # Product.price (the cheapest's).
     dearest = ProductVariant.objects.filter(product=OuterRef("pk"), is_active=True)
@@ -95,7 +95,9 @@ def card_queryset():
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    page = fragments.fragment(request, "home", lambda: _home_fragment(request), query=[])
+    page = fragments.fragment(
+        request, "home", lambda: _home_fragment(request), query=[], scopes=("all",)
+    )
     recent = attach_primary_images(_products_in_order(recently_viewed.product_ids(request)))
     return render(request, "shop/home.html", {"page": page, "recently_viewed": recent})
 
@@ -146,24 +148,35 @@ class Scope:
     title: str
     facet_key: str
     facet_products: QuerySet | None = None
+    #: When it lists a whole category, brand or the catalogue: its facet
+    #: count cells (``queries.facets_for``).
+    cells: Q | None = None
     is_search: bool = False
     correction: Correction | None = None
 
 
 def _listing(
-    request: HttpRequest, find: Callable[[], Scope], context: dict | None = None
+    request: HttpRequest,
+    find: Callable[[], Scope],
+    context: dict | None = None,
+    *,
+    scope: str = "all",
 ) -> HttpResponse:
     """Answer a product list page, or its listing fragment for htmx.
 
     The listing (filters, cards, pagination) comes from the fragment cache;
-    *find* runs only to render it, and may raise Http404.
+    *find* runs only to render it, and may raise Http404. *scope* names what
+    it lists for the cache (``all``, ``category:<id>``, ``brand:<slug>``, as
+    ``shop.services.catalogue.list_scopes`` names a product's): a change that
+    can move a product within its lists makes only those lists stale.
     """
     listing = fragments.fragment(
         request,
         "listing",
-        lambda: _listing_fragment(request, find()),
+        lambda: _listing_fragment(request, find(), scope),
         query=listing_query(request.GET),
         store=listing_page(request.GET) <= MAX_STORED_PAGE,
+        scopes=(scope,),
     )
     # The filter form swaps #results and picks its facets from the listing.
     if wants_fragment(request, "listing") or wants_fragment(request, "results"):
@@ -175,7 +188,7 @@ def _listing(
     )
 
 
-def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
+def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fragment:
     """Render the listing of *scope* for the request's filters, sort and page.
 
     The sidebar's brand and option counts describe ``scope.facet_products``
@@ -195,8 +208,10 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
         lambda: facets_for(
             scope.facet_products if scope.facet_products is not None else scope.products,
             product_filter.cleaned,
+            cells=scope.cells,
         ),
         FACETS_SECONDS,
+        scopes=(scope_name,),
     )
     query = product_filter.cleaned.get("q") or ""
     context = {
@@ -227,7 +242,9 @@ def _listing_fragment(request: HttpRequest, scope: Scope) -> Fragment:
 @require_GET
 @vary_on_headers("HX-Request")
 def product_list(request: HttpRequest) -> HttpResponse:
-    return _listing(request, lambda: Scope(card_queryset(), _("All products"), facet_key="all"))
+    return _listing(
+        request, lambda: Scope(card_queryset(), _("All products"), facet_key="all", cells=Q())
+    )
 
 
 @require_GET
@@ -267,8 +284,10 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             card_queryset().filter(category_id__in=tree.descendant_ids(node)),
             node.name,
             facet_key=f"category:{node.id}",
+            cells=Q(category_id__in=tree.descendant_ids(node)),
         ),
         {"breadcrumbs": tree.ancestors(node), "subcategories": node.children},
+        scope=f"category:{node.id}",
     )
 
 
@@ -282,9 +301,14 @@ def brand_list(request: HttpRequest) -> HttpResponse:
 def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     def find() -> Scope:
         brand = get_object_or_404(Brand, slug=slug)
-        return Scope(card_queryset().filter(brand=brand), brand.name, facet_key=f"brand:{brand.pk}")
+        return Scope(
+            card_queryset().filter(brand=brand),
+            brand.name,
+            facet_key=f"brand:{brand.pk}",
+            cells=Q(brand_id=brand.pk),
+        )
 
-    return _listing(request, find)
+    return _listing(request, find, scope=f"brand:{slug}")
 
 
 def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -> list[dict]:

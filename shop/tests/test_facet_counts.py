@@ -1,0 +1,151 @@
+"""The facet count table: kept exact through every catalogue change, and read by listings.
+
+A listing over a whole category, brand or the catalogue adds its facet counts
+up from ``FacetCount`` instead of counting every product; the counts must be
+those the live count gives (``queries.facets_for`` without cells).
+"""
+
+import pytest
+from django.db.models import Q
+
+from shop import queries, services
+from shop.models import Attribute, AttributeValue, Brand, Category, FacetCount, ProductVariant
+from shop.views.catalogue import card_queryset
+
+from .factories import BrandFactory, CategoryFactory, make_product
+
+pytestmark = pytest.mark.django_db
+
+
+def table() -> set[tuple[int, int, int, int]]:
+    return set(FacetCount.objects.values_list("category_id", "brand_id", "value_id", "products"))
+
+
+def counted_afresh() -> set[tuple[int, int, int, int]]:
+    return {
+        (r.category_id, r.brand_id, r.value_id, r.products) for r in services.catalogue._count()
+    }
+
+
+@pytest.fixture
+def catalogue():
+    colour = Attribute.objects.create(name="Colour", slug="colour")
+    storage = Attribute.objects.create(name="Storage", slug="storage")
+    blue = AttributeValue.objects.create(attribute=colour, value="Blue", slug="blue")
+    black = AttributeValue.objects.create(attribute=colour, value="Black", slug="black")
+    gb128 = AttributeValue.objects.create(attribute=storage, value="128 GB", slug="128gb")
+    phones = CategoryFactory(name="Phones", slug="phones")
+    android = CategoryFactory(name="Android", slug="android", parent=phones)
+    laptops = CategoryFactory(name="Laptops", slug="laptops")
+    samsung = BrandFactory(name="Samsung", slug="samsung")
+    apple = BrandFactory(name="Apple", slug="apple")
+    made = {
+        "galaxy": make_product(
+            name="Galaxy A15",
+            brand=samsung,
+            category=android,
+            prices=("18999", "20999"),
+            values=[[blue, gb128], [black, gb128]],
+        ),
+        "iphone": make_product(
+            name="iPhone 15", brand=apple, category=phones, prices=("99999",), values=[[black]]
+        ),
+        "book": make_product(name="Galaxy Book", brand=samsung, category=laptops, values=[[blue]]),
+    }
+    return made, {"blue": blue, "black": black, "128gb": gb128, "laptops": laptops}
+
+
+def facets_as_counts(facets) -> tuple[dict, dict]:
+    return (
+        {b.slug: b.product_count for b in facets.brands},
+        {f"{v.attribute.slug}:{v.slug}": v.product_count for v in facets.values},
+    )
+
+
+SCOPES = {
+    "all": lambda: (card_queryset(), Q()),
+    "phones": lambda: (
+        card_queryset().filter(category__slug__in=["phones", "android"]),
+        Q(category_id__in=Category.objects.filter(slug__in=["phones", "android"]).values("pk")),
+    ),
+    "samsung": lambda: (
+        card_queryset().filter(brand__slug="samsung"),
+        Q(brand_id=Brand.objects.get(slug="samsung").pk),
+    ),
+}
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("brands", [[], ["samsung"], ["apple", "samsung"], ["nokia"]])
+def test_the_table_gives_the_counts_the_live_count_gives(catalogue, scope, brands):
+    products, cells = SCOPES[scope]()
+    cleaned = {"brand": brands}
+    live = queries.facets_for(products, cleaned)
+    counted = queries.facets_for(products, cleaned, cells=cells)
+    assert facets_as_counts(counted) == facets_as_counts(live)
+    assert [b.slug for b in counted.brands] == [b.slug for b in live.brands]
+    assert [v.pk for v in counted.values] == [v.pk for v in live.values]
+
+
+def test_counts_as_expected(catalogue):
+    products, cells = SCOPES["all"]()
+    brands, values = facets_as_counts(queries.facets_for(products, {}, cells=cells))
+    assert brands == {"apple": 1, "samsung": 2}
+    # The Galaxy counts once for 128 GB although two of its variants have it.
+    assert values == {"colour:blue": 2, "colour:black": 2, "storage:128gb": 1}
+
+
+def test_filters_on_variants_count_live(catalogue):
+    products, cells = SCOPES["all"]()
+    facets = queries.facets_for(products, {"v": ["colour:blue"]}, cells=cells)
+    _, values = facets_as_counts(facets)
+    assert values["storage:128gb"] == 1 and values["colour:black"] == 2
+
+
+CHANGES = {
+    "new product": lambda made, v: make_product(
+        name="Redmi 13", category=v["laptops"], values=[[v["black"]]]
+    ),
+    "variant off": lambda made, v: _save(made["galaxy"].variants.first(), is_active=False),
+    "variant deleted": lambda made, v: made["galaxy"].variants.first().delete(),
+    "option added": lambda made, v: made["iphone"].variants.get().values.add(v["128gb"]),
+    "option removed": lambda made, v: made["galaxy"].variants.first().values.clear(),
+    "value's variants": lambda made, v: v["blue"].variants.set(
+        ProductVariant.objects.filter(product=made["iphone"])
+    ),
+    "value's variants cleared": lambda made, v: v["black"].variants.clear(),
+    "product off": lambda made, v: _save(made["galaxy"], is_active=False),
+    "product moved": lambda made, v: _save(made["galaxy"], category=v["laptops"]),
+    "brand changed": lambda made, v: _save(made["book"], brand=made["iphone"].brand),
+    "product deleted": lambda made, v: made["book"].delete(),
+    "value deleted": lambda made, v: v["black"].delete(),
+}
+
+
+def _save(obj, **fields):
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    obj.save()
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_change_keeps_the_table_exact(catalogue, change):
+    made, values = catalogue
+    assert table() == counted_afresh()
+    CHANGES[change](made, values)
+    assert table() == counted_afresh()
+
+
+def test_rebuilding_gives_the_same_table(catalogue):
+    before = table()
+    FacetCount.objects.all().update(products=99)
+    services.rebuild_facet_counts()
+    assert table() == before
+
+
+def test_a_listing_reads_the_table_not_the_products(catalogue, client):
+    FacetCount.objects.filter(value_id=0).update(products=7)  # a marker only the table has
+    html = client.get("/products/").content.decode()
+    assert "(7)" in html
+    html = client.get("/products/?v=colour:blue").content.decode()
+    assert "(7)" not in html  # an option filter counts live
