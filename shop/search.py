@@ -4,12 +4,30 @@ The catalogue's own words make the vocabulary: brand, product and category
 names (the words a correction may lead to), every other word of the
 products' search text (known, so never corrected, and a correction's last
 resort), and a few words shoppers use for kinds the catalogue names
-otherwise ("powerbank" for "power bank", "earphones" for "earbuds"). It is
-built with one query at most once per catalogue version, shared through the
-cache (``fragments.versioned``) and kept by each process while the version
-stands. The words are counted in Python, a chunk of products at a time, so
-memory stays flat however large the catalogue (``COUNT_WORDS_IN_SQL`` says
-why not in PostgreSQL).
+otherwise ("powerbank" for "power bank", "earphones" for "earbuds").
+
+Building it reads every active product, so it never happens inside a
+shopper's request while any vocabulary exists (``vocabulary``):
+
+- With a shared cache (Redis, as in production) the last vocabulary built
+  is kept there, with the catalogue version it was built for, and each
+  process keeps its own copy while that version stands. A request that
+  finds the catalogue changed since serves the copy it has (a new product's
+  words are missing for a moment; the plain search still finds it) and
+  queues one rebuild for the background worker
+  (``shop.tasks.rebuild_search_vocabulary``), at most one per catalogue
+  version across all processes.
+- Only when there is no vocabulary at all (a fresh deploy, the cache
+  flushed) does a request build one itself, once per process, and only for
+  a catalogue of up to ``INLINE_BUILD_MAX_PRODUCTS`` products; past that it
+  searches uncorrected until the worker's build lands.
+- Without a shared cache (no ``REDIS_URL``: development, tests) the worker's
+  build could not reach the web processes, so each process builds its own,
+  in the request, once per catalogue version, as small catalogues afford.
+
+The words are counted in Python, a chunk of products at a time, so memory
+stays flat however large the catalogue (``COUNT_WORDS_IN_SQL`` says why not
+in PostgreSQL).
 
 ``correct_query`` leaves every word the plain search would find alone.
 Another word is split into two catalogue words ("smarttv" → "smart tv"),
@@ -21,20 +39,39 @@ two for longer ones, a swap of neighbouring letters counting as one edit
 signs (models, SKUs, sizes) are never corrected.
 """
 
+import logging
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count
+
+from storefront.cache import status as cache_status
 
 from . import fragments
 from .models import Product
 
+logger = logging.getLogger(__name__)
+
+#: This process's vocabulary when the cache is not shared (``fragments.versioned``).
 VOCABULARY_KEY = "shop:search-vocabulary:v1"
 VOCABULARY_SECONDS = 60 * 60
+#: The last vocabulary built, as ``(version, Vocabulary)``, when the cache is
+#: shared; and the version alone, small enough to read with every search.
+STORED_VOCABULARY_KEY = "shop:search-vocabulary:v2"
+STORED_VERSION_KEY = "shop:search-vocabulary-version:v2"
+#: Taken (``cache.add``) by the request that queues the rebuild for a
+#: catalogue version; a rebuild that never finished is queued again after it.
+REBUILD_LOCK_KEY = "shop:search-vocabulary-rebuild:{}"
+REBUILD_LOCK_SECONDS = 10 * 60
+#: Past this many active products a request never builds the vocabulary.
+INLINE_BUILD_MAX_PRODUCTS = 20_000
 MAX_QUERY_CHARS = 100
 MAX_SUGGESTIONS = 3
 MAX_REMEMBERED = 2000
@@ -209,15 +246,67 @@ def build_vocabulary() -> Vocabulary:
     )
 
 
-# The vocabulary this process built or fetched last, with its version.
+# The vocabulary this process built or fetched last, with the catalogue
+# version it was built for (0: built while a change was settling).
 _built: tuple[int, Vocabulary] | None = None
+# The catalogue version this process last queued a rebuild for, and when.
+_queued: tuple[int, float] | None = None
 
 
 def vocabulary() -> Vocabulary:
-    """Return the catalogue's vocabulary for the current catalogue version.
+    """Return the catalogue's vocabulary: the current one, or the last one built.
 
-    No query while the version stands (one cache read); one query when the
-    catalogue changed and no process has built it for the new version yet.
+    A warm request (this process has the vocabulary of the current
+    catalogue version) costs one cache read and no query. After a change:
+    the stored vocabulary is served and a rebuild queued (one query, by one
+    request per catalogue version); see the module's docstring for when a
+    request builds one itself.
+    """
+    global _built
+    if not fragments._cache_is_shared():
+        return _vocabulary_of_this_process()
+    found = cache.get_many([fragments.VERSION_KEY, fragments.CHANGED_KEY, STORED_VERSION_KEY])
+    version = found.get(fragments.VERSION_KEY)
+    changed_at = found.get(fragments.CHANGED_KEY, 0.0)
+    if version is None:
+        version, changed_at = fragments.catalogue_version()
+    built = _built
+    if built is not None and built[0] == version:
+        return built[1]
+    stored_version = found.get(STORED_VERSION_KEY)
+    if built is None or (stored_version is not None and stored_version > built[0]):
+        stored = cache.get(STORED_VOCABULARY_KEY)
+        if _is_stored(stored) and (built is None or stored[0] > built[0]):
+            built = _built = stored
+    if built is None:
+        vocab = _build_first(version, changed_at)
+        if vocab is None:
+            _queue_rebuild(version, changed_at)
+            return Vocabulary(text="", names={}, others={})  # corrects nothing
+        built = _built
+    if built[0] != version:
+        _queue_rebuild(version, changed_at)
+    return built[1]
+
+
+def _is_stored(value) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], Vocabulary)
+    )
+
+
+def _settled(changed_at: float) -> bool:
+    return time.time() >= changed_at + fragments.SETTLE_SECONDS
+
+
+def _vocabulary_of_this_process() -> Vocabulary:
+    """Return the vocabulary built by this process for the current catalogue version.
+
+    One query when the catalogue changed and no process sharing this cache
+    has built it for the new version yet.
     """
     global _built
     version, changed_at = fragments.catalogue_version()
@@ -225,14 +314,105 @@ def vocabulary() -> Vocabulary:
     if built is not None and built[0] == version:
         return built[1]
     found = fragments.versioned(VOCABULARY_KEY, build_vocabulary, VOCABULARY_SECONDS)
-    if time.time() >= changed_at + fragments.SETTLE_SECONDS:
+    if _settled(changed_at):
         _built = (version, found)
     return found
 
 
-def forget_vocabulary() -> None:
+def _build_first(version: int, changed_at: float) -> Vocabulary | None:
+    """Build and store the vocabulary in the request when none exists anywhere.
+
+    Return None instead when the catalogue is too large to build it here.
+    """
+    if Product.objects.active().count() > INLINE_BUILD_MAX_PRODUCTS:
+        return None
+    built = (version if _settled(changed_at) else 0, build_vocabulary())
+    _store(built)
+    return built[1]
+
+
+def _store(built: tuple[int, Vocabulary]) -> None:
+    """Keep *built* as this process's vocabulary and share it, unless a newer one is shared."""
     global _built
+    _built = built
+    stored_version = cache.get(STORED_VERSION_KEY)
+    if stored_version is None or built[0] > stored_version:
+        # The vocabulary first: a reader that sees the new version finds it.
+        cache.set(STORED_VOCABULARY_KEY, built, None)
+        cache.set(STORED_VERSION_KEY, built[0], None)
+
+
+def _queue_rebuild(version: int, changed_at: float) -> None:
+    """Queue ``rebuild_vocabulary`` for *version*, unless queued already.
+
+    Due once the change has settled (SETTLE_SECONDS), so the worker reads
+    what it committed. Nothing is queued while the shared cache is away:
+    the build could not be shared.
+    """
+    global _queued
+    now = time.monotonic()
+    queued = _queued
+    if queued is not None and queued[0] >= version and now < queued[1] + REBUILD_LOCK_SECONDS:
+        return
+    _queued = (version, now)
+    if cache_status().get(settings.CACHES["default"].get("LOCATION")):
+        return
+    if not cache.add(REBUILD_LOCK_KEY.format(version), True, REBUILD_LOCK_SECONDS):
+        return
+    from .tasks import rebuild_search_vocabulary  # the tasks import the services
+
+    rebuild = rebuild_search_vocabulary
+    due = changed_at + fragments.SETTLE_SECONDS
+    if due > time.time() and rebuild.get_backend().supports_defer:
+        rebuild = rebuild.using(run_after=datetime.fromtimestamp(due, tz=UTC))
+    try:
+        rebuild.enqueue()
+    except Exception:  # the search goes on uncorrected by the new words; the next one asks again
+        logger.exception("Could not queue the search vocabulary's rebuild")
+        cache.delete(REBUILD_LOCK_KEY.format(version))
+        _queued = None
+
+
+def rebuild_vocabulary() -> Vocabulary:
+    """Build the vocabulary of the current catalogue version and share it.
+
+    Run by the worker (``shop.tasks.rebuild_search_vocabulary``); nothing
+    is built when the shared vocabulary is the current version's already.
+    When the words changed, the listings of every product (the scope
+    ``all``: search pages among them) are marked changed, so a search page
+    stored with the old words renders again. A vocabulary built while a
+    newer change was still settling is kept only if none was shared yet:
+    the requests that see that change queue its own rebuild.
+    """
+    version, changed_at = fragments.catalogue_version()
+    settled = _settled(changed_at)
+    stored = cache.get(STORED_VOCABULARY_KEY)
+    previous = stored[1] if _is_stored(stored) else None
+    if settled and previous is not None and stored[0] == version:
+        return previous  # built already, by an earlier rebuild of this version
+    started = time.monotonic()
+    vocab = build_vocabulary()
+    _store((version if settled else 0, vocab))
+    logger.info(
+        "Built the search vocabulary of catalogue version %s in %.2f s (%d words)",
+        version,
+        time.monotonic() - started,
+        len(vocab.words),
+    )
+    if settled and (previous is None or _words_differ(previous, vocab)):
+        fragments.products_changed((), scopes=("all",))
+    return vocab
+
+
+def _words_differ(old: Vocabulary, new: Vocabulary) -> bool:
+    """Return whether *new* knows other words or names than *old* (counts aside)."""
+    return old.words != new.words or old.names.keys() != new.names.keys()
+
+
+def forget_vocabulary() -> None:
+    global _built, _queued
     _built = None
+    _queued = None
 
 
 def distance(a: str, b: str, limit: int) -> int:

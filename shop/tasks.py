@@ -13,7 +13,7 @@ from django_tasks import task
 
 from storefront import emails, jobs, sms
 
-from . import receipts, services
+from . import receipts, search, services
 from .models import Order, ProductVariant
 from .order_access import order_link
 
@@ -198,3 +198,13 @@ def expire_order_task(order_id: int) -> bool:
 def expire_overdue_orders_task() -> int:
     """Expire every unpaid order past its window (the scheduler's sweep); return how many."""
     return services.expire_overdue_orders()
+
+
+@task()
+def rebuild_search_vocabulary() -> int:
+    """Build the search vocabulary of the current catalogue version; return its word count.
+
+    Queued by the first search that finds the catalogue changed since the
+    last build (``shop.search.vocabulary``), once per catalogue version.
+    """
+    return len(search.rebuild_vocabulary().words)
