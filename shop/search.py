@@ -251,6 +251,8 @@ def build_vocabulary() -> Vocabulary:
 _built: tuple[int, Vocabulary] | None = None
 # The catalogue version this process last queued a rebuild for, and when.
 _queued: tuple[int, float] | None = None
+# When this process last found the catalogue too large to build in a request.
+_too_large_at: float | None = None
 
 
 def vocabulary() -> Vocabulary:
@@ -322,9 +324,15 @@ def _vocabulary_of_this_process() -> Vocabulary:
 def _build_first(version: int, changed_at: float) -> Vocabulary | None:
     """Build and store the vocabulary in the request when none exists anywhere.
 
-    Return None instead when the catalogue is too large to build it here.
+    Return None instead when the catalogue is too large to build it here
+    (counted once per REBUILD_LOCK_SECONDS).
     """
+    global _too_large_at
+    now = time.monotonic()
+    if _too_large_at is not None and now < _too_large_at + REBUILD_LOCK_SECONDS:
+        return None
     if Product.objects.active().count() > INLINE_BUILD_MAX_PRODUCTS:
+        _too_large_at = now
         return None
     built = (version if _settled(changed_at) else 0, build_vocabulary())
     _store(built)
@@ -410,9 +418,10 @@ def _words_differ(old: Vocabulary, new: Vocabulary) -> bool:
 
 
 def forget_vocabulary() -> None:
-    global _built, _queued
+    global _built, _queued, _too_large_at
     _built = None
     _queued = None
+    _too_large_at = None
 
 
 def distance(a: str, b: str, limit: int) -> int:

@@ -161,12 +161,14 @@ def test_the_first_vocabulary_is_built_in_the_request_once(
 
 
 def test_a_large_catalogue_searches_uncorrected_until_the_worker_built_it(
-    shared_cache, phones, monkeypatch
+    shared_cache, phones, monkeypatch, django_assert_num_queries
 ):
     monkeypatch.setattr(search, "INLINE_BUILD_MAX_PRODUCTS", 1)
     settled()
     assert correct_query("galaxi").corrected == "galaxi"
     assert rebuilds() == 1
+    with django_assert_num_queries(0):  # neither counted nor queued again
+        assert correct_query("samsng").corrected == "samsng"
     run_ready_tasks()
     assert correct_query("galaxi").corrected == "galaxy"
 
