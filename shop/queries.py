@@ -1,5 +1,6 @@
 """Composed reads of the catalogue: the category tree, search and facets."""
 
+import copy
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from .models import (
     Brand,
     Category,
     FacetCount,
+    Product,
     ProductImage,
     ProductVariant,
 )
@@ -160,26 +162,20 @@ def option_groups(tokens) -> dict[str, list[str]]:
     return groups
 
 
-ATTRIBUTE_VALUES_SECONDS = 300
+FACET_ROWS_SECONDS = 300
 
 
 def attribute_value_ids() -> dict[str, dict[str, int]]:
-    """Return ``{attribute slug: {value slug: value id}}``, cached per catalogue version.
+    """Return ``{attribute slug: {value slug: value id}}``, from ``facet_rows`` (no query).
 
     Filters name values by slug; asking the database by id lets it plan with
     what it knows of each value (how many variants have it) instead of an
     average, which made a search with an option filter 100 times slower.
     """
-
-    def read() -> dict[str, dict[str, int]]:
-        table: dict[str, dict[str, int]] = {}
-        for attribute, value, pk in AttributeValue.objects.values_list(
-            "attribute__slug", "slug", "pk"
-        ):
-            table.setdefault(attribute, {})[value] = pk
-        return table
-
-    return fragments.versioned("shop:attribute-value-ids", read, ATTRIBUTE_VALUES_SECONDS)
+    table: dict[str, dict[str, int]] = {}
+    for value in facet_rows()[1]:
+        table.setdefault(value.attribute.slug, {})[value.slug] = value.pk
+    return table
 
 
 def matching_variants(cleaned: dict, *, except_attribute: str | None = None) -> QuerySet | None:
@@ -233,108 +229,113 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     that would find nothing are left out, unless ticked: a ticked value stays
     listed, even at 0, so it can be unticked.
 
-    One grouped query for the brands, one for the attributes with nothing
-    ticked and one per attribute with something ticked, whatever the number
-    of products.
-
     *cells* says that *scope* is a whole category, brand or the catalogue
     (a ``FacetCount`` filter; ``Q()`` for everything). With no filter on
     options, price or stock, the counts are then added up from the facet
-    count table (``counted_facets``), at a cost that does not grow with the
-    catalogue.
+    count table, at a cost that does not grow with the catalogue. Otherwise
+    they are counted over the products and variants the filters leave, each
+    in one grouped query: one for the brands, one for the attributes with
+    nothing ticked and one per attribute with something ticked, then one
+    each for the brand and value rows shown.
     """
     cleaned = cleaned or {}
-    if (
-        cells is not None
-        and matching_variants(cleaned) is None
-        and not settings.HIDE_SOLD_OUT_PRODUCTS  # the table counts sold-out products too
-    ):
-        return counted_facets(cells, cleaned)
     brands_ticked = sorted(set(cleaned.get("brand") or []))
     groups = option_groups(cleaned.get("v"))
+    variants = matching_variants(cleaned)
+    if (
+        cells is not None
+        and variants is None
+        and not settings.HIDE_SOLD_OUT_PRODUCTS  # the table counts sold-out products too
+    ):
+        return _counted_facets(cells, brands_ticked)
 
     # Brands: every filter but the brand filter.
-    variants = matching_variants(cleaned)
     brand_scope = (
         scope if variants is None else scope.filter(Exists(variants.filter(product=OuterRef("pk"))))
     )
-    in_scope = Q(products__in=brand_scope.values("pk"))
-    if brands_ticked:  # listed even when none of their products match
-        brand_rows = Brand.objects.filter(in_scope | Q(slug__in=brands_ticked)).annotate(
-            product_count=Count("products", filter=in_scope)
-        )
-    else:
-        brand_rows = Brand.objects.filter(in_scope).annotate(product_count=Count("products"))
-    brands = [
-        brand
-        for brand in brand_rows.order_by("name")
-        if brand.product_count or brand.slug in brands_ticked
-    ]
+    per_brand = dict(
+        Product.objects.filter(pk__in=brand_scope.values("pk"))
+        .values_list("brand_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
 
     # Attribute values: counted over variants, since one variant must match.
     products = scope.filter(brand__slug__in=brands_ticked) if brands_ticked else scope
 
-    def pool(except_attribute: str | None = None) -> QuerySet:
-        variants = matching_variants(cleaned, except_attribute=except_attribute)
-        if variants is None:
-            variants = ProductVariant.objects.filter(is_active=True)
-        return variants.filter(product__in=products.values("pk"))
-
-    untouched = AttributeValue.objects.filter(variants__in=pool())
-    queries = [untouched.exclude(attribute__slug__in=list(groups)) if groups else untouched]
-    for attribute, slugs in groups.items():
-        in_pool = Q(variants__in=pool(except_attribute=attribute))
-        queries.append(
-            AttributeValue.objects.filter(attribute__slug=attribute)
-            .filter(in_pool | Q(slug__in=slugs))
-            .annotate(product_count=Count("variants__product", distinct=True, filter=in_pool))
+    def per_value(except_attribute: str | None = None) -> dict[int, int]:
+        pool = matching_variants(cleaned, except_attribute=except_attribute)
+        if pool is None:
+            pool = ProductVariant.objects.filter(is_active=True)
+        links = ProductVariant.values.through.objects.filter(
+            productvariant__in=pool.filter(product__in=products.values("pk")).values("pk")
         )
-    queries[0] = queries[0].annotate(product_count=Count("variants__product", distinct=True))
-    values = [
-        value
-        for query in queries
-        for value in query.select_related("attribute")
-        if value.product_count or value.slug in groups.get(value.attribute.slug, ())
-    ]
-    return Facets(brands=brands, values=_in_order(values))
+        if except_attribute is None:
+            links = links.exclude(attributevalue__attribute__slug__in=list(groups))
+        else:
+            links = links.filter(attributevalue__attribute__slug=except_attribute)
+        return dict(
+            links.values_list("attributevalue_id")
+            .annotate(n=Count("productvariant__product_id", distinct=True))
+            .order_by()
+        )
+
+    counts = per_value()
+    for attribute in groups:
+        counts.update(per_value(except_attribute=attribute))
+    return _facets(per_brand, counts, brands_ticked, groups)
 
 
-def _in_order(values: list[AttributeValue]) -> list[AttributeValue]:
-    values.sort(key=lambda v: (v.attribute.sort_order, v.attribute.name, v.sort_order, v.value))
-    return values
-
-
-def counted_facets(cells: Q, cleaned: dict) -> Facets:
+def _counted_facets(cells: Q, brands_ticked: list[str]) -> Facets:
     """Return the facets of the products in *cells*, from the facet count table.
 
-    The same counts as ``facets_for`` gives for the listing when no option,
-    price or stock filter is on: the brands over the whole scope, the values
-    over the brands ticked (all without any). Four small queries.
+    The counts ``facets_for`` gives when no option, price or stock filter is
+    on: the brands over the whole scope, the values over the brands ticked
+    (over all without any).
     """
     rows = FacetCount.objects.filter(cells).order_by()
-    brands_ticked = sorted(set(cleaned.get("brand") or []))
     per_brand = dict(rows.filter(value_id=0).values_list("brand_id").annotate(n=Sum("products")))
-    brands = list(
-        Brand.objects.filter(
-            Q(pk__in=[pk for pk, n in per_brand.items() if n]) | Q(slug__in=brands_ticked)
-        ).order_by("name")
-    )
-    for brand in brands:
-        brand.product_count = per_brand.get(brand.pk, 0)
-    value_rows = rows.exclude(value_id=0)
+    values = rows.exclude(value_id=0)
     if brands_ticked:
-        value_rows = value_rows.filter(
-            brand_id__in=[b.pk for b in brands if b.slug in brands_ticked]
+        values = values.filter(
+            brand_id__in=Brand.objects.filter(slug__in=brands_ticked).values("pk")
         )
-    per_value = dict(value_rows.values_list("value_id").annotate(n=Sum("products")))
-    values = list(
-        AttributeValue.objects.filter(
-            pk__in=[pk for pk, n in per_value.items() if n]
-        ).select_related("attribute")
-    )
-    for value in values:
-        value.product_count = per_value[value.pk]
-    return Facets(brands=brands, values=_in_order(values))
+    per_value = dict(values.values_list("value_id").annotate(n=Sum("products")))
+    return _facets(per_brand, per_value, brands_ticked, {})
+
+
+def _facets(per_brand: dict, per_value: dict, brands_ticked: list, groups: dict) -> Facets:
+    """Return the brand and value rows with their counts: those above 0, and the ticked ones.
+
+    The rows come from ``facet_rows`` (cached per catalogue version): no query.
+    """
+    brand_rows, value_rows = facet_rows()
+    brands = []
+    for brand in brand_rows:  # by name
+        count = per_brand.get(brand.pk, 0)
+        if count or brand.slug in brands_ticked:
+            brand = copy.copy(brand)
+            brand.product_count = count
+            brands.append(brand)
+    values = []
+    for value in value_rows:  # in the order the sidebar shows them
+        count = per_value.get(value.pk, 0)
+        if count or value.slug in groups.get(value.attribute.slug, ()):
+            value = copy.copy(value)
+            value.product_count = count
+            values.append(value)
+    return Facets(brands=brands, values=values)
+
+
+def facet_rows() -> tuple[list[Brand], list[AttributeValue]]:
+    """Return every brand (by name) and attribute value (in sidebar order), cached per version."""
+
+    def read():
+        values = list(AttributeValue.objects.select_related("attribute"))
+        values.sort(key=lambda v: (v.attribute.sort_order, v.attribute.name, v.sort_order, v.value))
+        return list(Brand.objects.order_by("name")), values
+
+    return fragments.versioned("shop:facet-rows:v1", read, FACET_ROWS_SECONDS)
 
 
 def variant_pictures(

@@ -24,7 +24,7 @@ from shop import services
 from shop.filters import ProductFilter
 from shop.fragments import catalogue_changed
 from shop.models import Cart, ProductImage, ProductVariant
-from shop.queries import attribute_value_ids, facets_for, variant_pictures
+from shop.queries import attribute_value_ids, facet_rows, facets_for, variant_pictures
 from shop.views.catalogue import card_queryset
 
 from .factories import (
@@ -420,7 +420,7 @@ def test_the_cached_counts_are_keyed_by_the_filters(client, catalogue):
 
 def facet_queries(query: str) -> int:
     cleaned = ProductFilter(QueryDict(query), queryset=card_queryset()).cleaned
-    attribute_value_ids()  # read once per catalogue version, shared by every listing
+    facet_rows()  # the brand and value rows: read once per catalogue version, for every listing
     with CaptureQueriesContext(connection) as queries:
         facets_for(card_queryset(), cleaned)
     return len(queries)
@@ -458,7 +458,7 @@ def test_facet_queries_depend_on_the_attributes_ticked_not_the_products():
     with CaptureQueriesContext(connection) as queries:
         assert set(attribute_value_ids()["storage"]) == {"64-gb", "128-gb"}
         attribute_value_ids()
-    assert len(queries) == 1  # then cached until the catalogue changes
+    assert len(queries) == 2  # the brand and value rows, then cached until the catalogue changes
 
 
 def test_unknown_option_values_match_nothing_and_break_nothing(client, catalogue):

@@ -112,7 +112,9 @@ def test_search_pages_run_as_many_queries_for_many_products_as_for_few(settings)
     search.forget_vocabulary()
     large = count_queries(urls)
     assert small == large, (small, large)
-    assert max(rendered for rendered, _ in large.values()) <= 8, large
+    # Rendered right after a catalogue change: with the brand and value rows
+    # the sidebar shows, read once per catalogue version (queries.facet_rows).
+    assert max(rendered for rendered, _ in large.values()) <= 10, large
 
 
 class TestOnTheDemoCatalogue:

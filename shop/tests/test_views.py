@@ -424,7 +424,13 @@ def count_queries(urls) -> dict[str, tuple[int, int]]:
 
 
 def test_each_page_runs_a_bounded_number_of_queries(settings):
-    """The same number of queries for 3 and 30 products, and at most 8."""
+    """The same number of queries for 3 and 30 products, and at most 10.
+
+    Rendered right after a catalogue change, so with the reads made once per
+    catalogue version (the brand and value rows of the sidebar, the category
+    tree); a search on PostgreSQL first asks whether any product matches every
+    word.
+    """
     settings.PRODUCTS_PER_PAGE = 2  # both catalogues fill the page
 
     def urls_for(product):
@@ -444,7 +450,7 @@ def test_each_page_runs_a_bounded_number_of_queries(settings):
     cache.clear()
     large = count_queries(urls_for(product))
     assert list(small.values()) == list(large.values()), (small, large)
-    assert max(rendered for rendered, _ in large.values()) <= 8, large
+    assert max(rendered for rendered, _ in large.values()) <= 10, large
     # From the cache, a catalogue page needs no query at all for a visitor
     # (the brand index is not cached).
     cached = {url: n for url, (_, n) in large.items() if url != "/brands/"}
