@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from .models import ProductVariant
@@ -125,6 +126,12 @@ class ProductFilter(django_filters.FilterSet):
                 ordering = [
                     {"price": "match_price", "-price": "-match_price"}.get(o, o) for o in ordering
                 ]
+            if self.cleaned.get("q"):
+                # Search results are few next to the catalogue: find them
+                # through the search index, then sort them. Read in a sort's
+                # index order instead, PostgreSQL would test every product
+                # on the way (2 s for "pro max" at 100,000 products; 3 ms so).
+                ordering = [_not_from_an_index(term) for term in ordering]
             return queryset.order_by(*ordering)
         if self.cleaned.get("q"):
             return queryset  # search ranks best matches first
@@ -140,6 +147,13 @@ class ProductFilter(django_filters.FilterSet):
             + (cleaned.get("min_price") is not None or cleaned.get("max_price") is not None)
             + bool(cleaned.get("in_stock"))
         )
+
+
+def _not_from_an_index(term: str):
+    """Return the ordering *term* as an expression no index provides (the same order)."""
+    name = term.removeprefix("-")
+    expression = Coalesce(F(name), F(name))
+    return expression.desc() if term.startswith("-") else expression.asc()
 
 
 #: The filters that shape a listing's facet counts (with its search).

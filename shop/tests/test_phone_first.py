@@ -347,6 +347,30 @@ def test_price_sort_follows_the_shown_price(client):
     assert card_names(html) == ["Cheap base", "Mid"]
 
 
+@pytest.mark.parametrize(
+    ("sort", "names"),
+    [
+        ("price-asc", ["Spark 20", "Spark 30", "Spark 10"]),
+        ("price-desc", ["Spark 10", "Spark 30", "Spark 20"]),
+        ("newest", ["Spark 30", "Spark 20", "Spark 10"]),
+        ("popular", ["Spark 20", "Spark 10", "Spark 30"]),
+    ],
+)
+def test_search_results_follow_the_sort_asked_for(client, sort, names):
+    """Search results are sorted after they are found (not read in an index's order)."""
+    category = CategoryFactory(slug="phones")
+    for name, price, sold in [
+        ("Spark 10", "30000", 5),
+        ("Spark 20", "10000", 9),
+        ("Spark 30", "20000", 1),
+    ]:
+        make_product(name=name, category=category, prices=(price,), units_sold=sold)
+    make_product(name="Camon 20", category=category, prices=("5000",), units_sold=50)
+    assert card_names(page(client, f"/search/?q=spark&sort={sort}")) == names
+    html = page(client, f"/search/?q=spark&sort={sort}&v=storage:999-gb")
+    assert card_names(html) == []
+
+
 def test_one_variant_must_match_every_option_and_the_price(client):
     _product, _variants = colour_phone(name="Spark 20")
     ProductVariant.objects.filter(values__slug="blue").filter(values__slug="256-gb").delete()
