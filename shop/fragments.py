@@ -286,20 +286,27 @@ def _lifetime(changed_at: float, expires: datetime | None) -> int:
     return seconds
 
 
+def _read_entry(key: str, scopes) -> tuple[int, float, dict[str, int | None], object]:
+    """Return the catalogue version, when it changed, the *scopes*' marks and the entry *key*.
+
+    One cache round trip.
+    """
+    marks = [SCOPE_MARK.format(scope) for scope in scopes]
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *marks])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version, _ = catalogue_version()
+    changed_at = found.get(CHANGED_KEY, 0.0)
+    return version, changed_at, {mark: found.get(mark) for mark in marks}, found.get(key)
+
+
 def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
     """Return ``compute()``, cached under *key* for the catalogue version and *scopes*.
 
     Stale when the catalogue version moves or one of the list *scopes* is
     marked changed (``products_changed``).
     """
-    keys = [SCOPE_MARK.format(scope) for scope in scopes]
-    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *keys])
-    version = found.get(VERSION_KEY)
-    if version is None:
-        version, _ = catalogue_version()
-    changed_at = found.get(CHANGED_KEY, 0.0)
-    marks = {mark: found.get(mark) for mark in keys}
-    stored = found.get(key)
+    version, changed_at, marks, stored = _read_entry(key, scopes)
     if (
         isinstance(stored, tuple)
         and len(stored) == 3  # (version, marks, value)
@@ -350,17 +357,10 @@ def fragment(
     encoded = urlencode(query)
     request.canonical_query = encoded  # what links back to this page keep (storefront.i18n)
     key = _key(request, name, encoded)
-    # One round trip: the version, when it changed, the scopes' marks and the
-    # entry; a second one for the marks of the products a stored entry shows.
-    scope_keys = [SCOPE_MARK.format(scope) for scope in scopes]
-    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *scope_keys])
-    version = found.get(VERSION_KEY)
-    if version is None:
-        version, _ = catalogue_version()
-    changed_at = found.get(CHANGED_KEY, 0.0)
+    # One round trip for the entry and what it is checked against (a second
+    # one for the marks of the products a stored entry shows).
+    version, changed_at, scope_marks, stored = _read_entry(key, scopes)
     request._shop_catalogue_version = (version, changed_at)
-    scope_marks = {mark: found.get(mark) for mark in scope_keys}
-    stored = found.get(key)
     if stored is not None and not (
         stored.get("version") == version
         and stored["marks"] == {**scope_marks, **_product_marks(stored["product_ids"])}

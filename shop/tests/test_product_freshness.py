@@ -22,6 +22,7 @@ from shop.models import Review
 from shop.services.stock import set_stock_on_hand
 
 from .factories import BrandFactory, CategoryFactory, make_product
+from .test_page_cache import card
 
 pytestmark = pytest.mark.django_db
 
@@ -76,13 +77,6 @@ def cached(url: str) -> bool:
     with CaptureQueriesContext(connection) as ctx:
         page(url)
     return not ctx.captured_queries
-
-
-def card(html: str, name: str) -> str:
-    for article in re.findall(r"<article.*?</article>", html, re.S):
-        if f">{name}</a></h3>" in article:
-            return article
-    raise AssertionError(f"no card for {name}")
 
 
 def galaxy_part(url: str, html: str) -> str:
