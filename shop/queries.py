@@ -242,11 +242,7 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     brands_ticked = sorted(set(cleaned.get("brand") or []))
     groups = option_groups(cleaned.get("v"))
     variants = matching_variants(cleaned)
-    if (
-        cells is not None
-        and variants is None
-        and not settings.HIDE_SOLD_OUT_PRODUCTS  # the table counts sold-out products too
-    ):
+    if _counted(cells, cleaned):
         return _counted_facets(cells, brands_ticked)
 
     # Brands: every filter but the brand filter.
@@ -284,6 +280,36 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     for attribute in groups:
         counts.update(per_value(except_attribute=attribute))
     return _facets(per_brand, counts, brands_ticked, groups)
+
+
+def _counted(cells: Q | None, cleaned: dict) -> bool:
+    """Return whether the facet count table describes the listing of *cells* under *cleaned*.
+
+    It does for a whole category, brand or the catalogue with no option,
+    price or stock filter (a brand filter is fine), unless sold-out products
+    are hidden: the table counts them too.
+    """
+    return (
+        cells is not None
+        and matching_variants(cleaned) is None
+        and not settings.HIDE_SOLD_OUT_PRODUCTS
+    )
+
+
+def counted_total(cells: Q | None, cleaned: dict) -> int | None:
+    """Return how many products the listing of *cells* shows, from the facet count table.
+
+    None where the table does not describe the listing (``_counted``): the
+    paginator then counts the products itself, which grows with them.
+    """
+    if not _counted(cells, cleaned):
+        return None
+    rows = FacetCount.objects.filter(cells).filter(value_id=0)
+    if cleaned.get("brand"):
+        rows = rows.filter(
+            brand_id__in=Brand.objects.filter(slug__in=cleaned["brand"]).values("pk")
+        )
+    return rows.aggregate(n=Sum("products"))["n"] or 0
 
 
 def _counted_facets(cells: Q, brands_ticked: list[str]) -> Facets:

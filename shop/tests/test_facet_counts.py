@@ -149,3 +149,30 @@ def test_a_listing_reads_the_table_not_the_products(catalogue, client):
     assert "(7)" in html
     html = client.get("/products/?v=colour:blue").content.decode()
     assert "(7)" not in html  # an option filter counts live
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("/products/", 3),
+        ("/products/?brand=samsung", 2),
+        ("/products/?brand=nokia", 0),
+        ("/c/phones/", 2),
+        ("/c/phones/?brand=apple", 1),
+        ("/brands/samsung/", 2),
+    ],
+)
+def test_the_product_count_of_a_whole_scope_comes_from_the_table(catalogue, client, url, shown):
+    html = client.get(url).content.decode()
+    assert f"{shown} product" in html  # "1 product", "2 products"
+    cards = html.count("<article")
+    assert cards == shown
+    services.rebuild_facet_counts()
+    assert table() == counted_afresh()
+
+
+def test_a_listing_counts_its_products_from_the_table(catalogue, client):
+    FacetCount.objects.filter(value_id=0).update(products=70)
+    assert "140 products" in client.get("/products/?brand=samsung").content.decode()
+    # With an option filter the table does not describe the list: counted live.
+    assert "1 product" in client.get("/products/?brand=samsung&v=storage:128gb").content.decode()
