@@ -429,7 +429,7 @@ def callback_queries(client, lines: int) -> int:
 
 
 def test_a_callback_runs_the_same_queries_whatever_the_order_size(client):
-    assert callback_queries(client, 1) == callback_queries(client, 8) <= 20
+    assert callback_queries(client, 1) == callback_queries(client, 8) <= 17
 
 
 @pytest.mark.django_db(transaction=True)  # the worker closes its connection

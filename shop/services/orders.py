@@ -401,12 +401,12 @@ def notify(order: Order, kind: str) -> None:
     An email for every *kind* (see ``shop.tasks.EMAILS``), and a text for
     the kinds ``shop.tasks.SMS`` has words for; both go through the worker.
     """
-    from ..tasks import SMS, send_order_email, send_order_sms
+    from ..tasks import SMS, enqueue_with_transaction, send_order_email, send_order_sms
 
-    order_id = order.pk
-    transaction.on_commit(lambda: send_order_email.enqueue(order_id, kind))
+    calls = [(send_order_email, (order.pk, kind))]
     if kind in SMS:
-        transaction.on_commit(lambda: send_order_sms.enqueue(order_id, kind))
+        calls.append((send_order_sms, (order.pk, kind)))
+    enqueue_with_transaction(*calls)
 
 
 def _schedule_expiry(order: Order, *, when: datetime | None = None) -> None:
@@ -489,9 +489,9 @@ def _move(order: Order, to: str, *, actor=None, note: str = "") -> Order:
             f"Order {order.number} can't go from {Status(order.status).label.lower()} "
             f"to {Status(to).label.lower()}."
         )
-    variant_ids = list(order.lines.exclude(variant=None).values_list("variant_id", flat=True))
     if to in RELEASING or to == Status.SHIPPED:
-        locked = locks.lock_variants(variant_ids)
+        variant_ids = order.lines.exclude(variant=None).values_list("variant_id", flat=True)
+        locked = locks.lock_variants(list(variant_ids))
     if to in RELEASING:
         _release_stock(order, locked)
     elif to == Status.SHIPPED:
@@ -517,7 +517,9 @@ class PaymentRecorded(enum.StrEnum):
     NOT_OPEN = "not_open"
 
 
-@transaction.atomic
+# No savepoint: the payments app calls it inside its own transaction, which
+# an error here rolls back whole.
+@transaction.atomic(savepoint=False)
 def mark_order_paid(
     *, order_id: int, amount: Decimal, reference: str, paid_at: datetime | None = None
 ) -> PaymentRecorded:

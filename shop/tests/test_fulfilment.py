@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from accounts.tests.factories import UserFactory
 from payments.tests.factories import order_to_pay
@@ -297,11 +298,16 @@ def test_the_refund_email_says_how_much_and_how():
     assert "QK9" in html
 
 
-def test_state_changes_queue_their_news_on_commit(django_capture_on_commit_callbacks):
+def test_state_changes_queue_their_news_in_their_transaction(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     order = paid_order()
-    with django_capture_on_commit_callbacks() as callbacks:
-        services.ship_order(order_id=order.pk, courier="g4s", tracking_number="G-2")
-    assert len(callbacks) == 2  # email and SMS
+    before = list(DBTaskResult.objects.values_list("pk", flat=True))
+    services.ship_order(order_id=order.pk, courier="g4s", tracking_number="G-2")
+    queued = DBTaskResult.objects.exclude(pk__in=before)
+    assert sorted(queued.values_list("task_path", "args_kwargs")) == [
+        ("shop.tasks.send_order_email", {"args": [order.pk, "shipped"], "kwargs": {}}),
+        ("shop.tasks.send_order_sms", {"args": [order.pk, "shipped"], "kwargs": {}}),
+    ]
 
 
 def test_the_africas_talking_backend_sends_through_the_official_sdk(settings, monkeypatch):

@@ -314,9 +314,12 @@ def test_placing_enqueues_the_received_email_and_the_expiry(
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         order = place(cart)
-        assert not DBTaskResult.objects.exists()  # only once the order is committed
+        # The email is queued in the order's own transaction; the expiry once it commits.
+        assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == [
+            "shop.tasks.send_order_email"
+        ]
 
-    assert len(callbacks) == 2
+    assert len(callbacks) == 1
     email = DBTaskResult.objects.get(task_path="shop.tasks.send_order_email")
     expiry = DBTaskResult.objects.get(task_path="shop.tasks.expire_order_task")
     assert email.args_kwargs == {"args": [order.pk, "received"], "kwargs": {}}
@@ -379,7 +382,7 @@ def test_a_payment_enqueues_the_paid_email_and_text(settings, django_capture_on_
     order = order_of(variant_of("1000", stock=5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert services.mark_order_paid(order_id=order.pk, amount=1500, reference="QK1") == "paid"
-    assert len(callbacks) == 2
+    assert callbacks == []  # queued in the payment's transaction, in one INSERT
     rows = {row.task_path: row for row in DBTaskResult.objects.all()}
     assert sorted(rows) == ["shop.tasks.send_order_email", "shop.tasks.send_order_sms"]
     for row in rows.values():
@@ -393,6 +396,27 @@ def test_a_payment_enqueues_the_paid_email_and_text(settings, django_capture_on_
             "We'll text you when it ships.",
         )
     ]
+
+
+def test_a_payment_rolled_back_queues_no_email_or_text(settings):
+    """The shopper's messages stand or fall with the change they tell of."""
+    settings.TASKS = DB_TASKS
+    order = order_of(variant_of("1000", stock=5))
+    queued = DBTaskResult.objects.count()  # the order's own "received" email
+
+    class Crash(Exception):
+        pass
+
+    def pay_then_crash():
+        with transaction.atomic():
+            assert services.mark_order_paid(order_id=order.pk, amount=1500, reference="QK1")
+            assert DBTaskResult.objects.count() == queued + 2
+            raise Crash
+
+    with pytest.raises(Crash):
+        pay_then_crash()
+    assert DBTaskResult.objects.count() == queued
+    assert Order.objects.get(pk=order.pk).status == S.AWAITING_PAYMENT
 
 
 def test_the_expiry_task_expires_an_overdue_order():
