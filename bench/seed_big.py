@@ -214,7 +214,7 @@ def main() -> None:
     now = timezone.now()
 
     def columns(model):
-        return [f for f in model._meta.concrete_fields]
+        return [f for f in model._meta.concrete_fields if not f.generated]
 
     def row(fields, given):
         out = []

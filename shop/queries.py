@@ -119,7 +119,8 @@ def search_products(queryset: QuerySet, query: str, *, exact: bool = False) -> Q
 
     Misspelt words are first corrected to the catalogue's own words
     (``shop.search.correct_query``; none with *exact*). On PostgreSQL:
-    ranked full-text search over the product's search text; when no product
+    ranked full-text search over the product's stored search vector (the
+    words of its search text); when no product
     matches every word, trigram word similarity finds near spellings instead
     ("samsnug", "galaxi"). On SQLite: every word must appear somewhere in
     the search text.
@@ -128,20 +129,14 @@ def search_products(queryset: QuerySet, query: str, *, exact: bool = False) -> Q
     if not query:
         return queryset
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import (
-            SearchQuery,
-            SearchRank,
-            SearchVector,
-            TrigramWordSimilarity,
-        )
+        from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 
-        vector = SearchVector("search_text", config="simple")
         search_query = SearchQuery(query, config="simple", search_type="websearch")
-        exact_matches = queryset.annotate(search_vector=vector).filter(search_vector=search_query)
+        exact_matches = queryset.filter(search_vector=search_query)
         if exact_matches.exists():
-            return exact_matches.annotate(rank=SearchRank(vector, search_query)).order_by(
-                "-rank", "-units_sold", "-id"
-            )
+            return exact_matches.annotate(
+                rank=SearchRank(F("search_vector"), search_query)
+            ).order_by("-rank", "-units_sold", "-id")
         return (
             queryset.filter(search_text__trigram_word_similar=query)
             .annotate(similarity=TrigramWordSimilarity(query, "search_text"))

@@ -1,5 +1,6 @@
 """Catalogue models: categories, brands, products, variants and their media."""
 
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
@@ -11,6 +12,17 @@ from django.utils.translation import gettext_lazy as _
 from storefront.web import is_safe_link
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class StoredSearchVector(SearchVector):
+    """PostgreSQL's ``to_tsvector``, stored in a generated column; nothing on SQLite.
+
+    SQLite has no full-text vector: it searches ``search_text`` itself
+    (``shop.queries.search_products``), so its column stays empty.
+    """
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
 
 
 class TimeStampedModel(models.Model):
@@ -125,6 +137,13 @@ class Product(TimeStampedModel):
     )
     rating_count = models.PositiveIntegerField(_("reviews"), default=0, editable=False)
     search_text = models.TextField(_("search text"), blank=True, editable=False)
+    # The search text's words, kept by the database itself: search and its
+    # ranking read them from the row instead of parsing the text per match.
+    search_vector = models.GeneratedField(
+        expression=StoredSearchVector("search_text", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     objects = ProductQuerySet.as_manager()
 

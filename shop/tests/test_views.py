@@ -12,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from shop import services
 from shop.fragments import catalogue_changed
 from shop.models import Banner, Product
 
@@ -251,6 +252,25 @@ def test_search_ranks_better_matches_first_on_postgresql(client, catalogue):
         pytest.skip("Ranking is a PostgreSQL feature.")
     make_product(name="Galaxy case for A15", slug="case", prices=("500",))
     assert names(client.get("/search/?q=galaxy a15"))[0] == "Galaxy A15"
+
+
+def test_search_reads_the_stored_words_which_follow_every_change_on_postgresql(
+    client, catalogue
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("The stored search vector is a PostgreSQL column.")
+    phone = catalogue["iphone"]
+    phone.name = "Kifaru Phone"
+    phone.save()
+    services.refresh_product_summaries(product_ids=[phone.pk])
+    assert names(client.get("/search/?q=kifaru")) == ["Kifaru Phone"]
+
+    # Matched and ranked from the stored column: no text is parsed per product.
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/search/?q=apple")
+    searched = [q["sql"] for q in queries.captured_queries if "@@" in q["sql"]]
+    assert searched and not any("to_tsvector" in sql for sql in searched)
+    assert all('"search_vector" @@' in sql for sql in searched)
 
 
 def test_results_fragment_for_htmx_and_whole_page_on_history_restore(client, catalogue):
