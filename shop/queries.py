@@ -212,6 +212,16 @@ class Facets:
     brands: list
     values: list
 
+    def products(self, brands_ticked) -> int:
+        """Return how many products the listing they describe shows.
+
+        Each brand's count is over every filter but the brand filter, so the
+        listing's products are the ticked brands' counts added up (every
+        brand's, with none ticked): the paginator needs no count of its own.
+        """
+        ticked = set(brands_ticked or [])
+        return sum(b.product_count for b in self.brands if not ticked or b.slug in ticked)
+
 
 def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = None) -> Facets:
     """Return the brands and attribute values to offer over *scope*, with counts.
@@ -256,6 +266,11 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
 
     def per_value(except_attribute: str | None = None) -> dict[int, int]:
         pool = matching_variants(cleaned, except_attribute=except_attribute)
+        if pool is None and except_attribute and _counted(cells, {}):
+            # Its own choices are this attribute's only filter: its counts
+            # are the whole scope's, in the facet count table.
+            ids = attribute_value_ids().get(except_attribute, {}).values()
+            return _table_value_counts(cells, brands_ticked, value_ids=list(ids))
         if pool is None:
             pool = ProductVariant.objects.filter(is_active=True)
         links = ProductVariant.values.through.objects.filter(
@@ -280,31 +295,16 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
 def _counted(cells: Q | None, cleaned: dict) -> bool:
     """Return whether the facet count table describes the listing of *cells* under *cleaned*.
 
-    It does for a whole category, brand or the catalogue with no option,
-    price or stock filter (a brand filter is fine), unless sold-out products
-    are hidden: the table counts them too.
+    It does for a whole category, brand or the catalogue with no search and
+    no option, price or stock filter (a brand filter is fine), unless
+    sold-out products are hidden: the table counts them too.
     """
     return (
         cells is not None
+        and not cleaned.get("q")
         and matching_variants(cleaned) is None
         and not settings.HIDE_SOLD_OUT_PRODUCTS
     )
-
-
-def counted_total(cells: Q | None, cleaned: dict) -> int | None:
-    """Return how many products the listing of *cells* shows, from the facet count table.
-
-    None where the table does not describe the listing (``_counted``): the
-    paginator then counts the products itself, which grows with them.
-    """
-    if not _counted(cells, cleaned):
-        return None
-    rows = FacetCount.objects.filter(cells).filter(value_id=0)
-    if cleaned.get("brand"):
-        rows = rows.filter(
-            brand_id__in=Brand.objects.filter(slug__in=cleaned["brand"]).values("pk")
-        )
-    return rows.aggregate(n=Sum("products"))["n"] or 0
 
 
 def _counted_facets(cells: Q, brands_ticked: list[str]) -> Facets:
@@ -316,13 +316,23 @@ def _counted_facets(cells: Q, brands_ticked: list[str]) -> Facets:
     """
     rows = FacetCount.objects.filter(cells).order_by()
     per_brand = dict(rows.filter(value_id=0).values_list("brand_id").annotate(n=Sum("products")))
-    values = rows.exclude(value_id=0)
+    return _facets(per_brand, _table_value_counts(cells, brands_ticked), brands_ticked, {})
+
+
+def _table_value_counts(
+    cells: Q, brands_ticked: list[str], value_ids: list[int] | None = None
+) -> dict[int, int]:
+    """Return ``{value id: products}`` in *cells* from the facet count table.
+
+    Over the brands ticked (all without any), for *value_ids* (every value
+    when None).
+    """
+    rows = FacetCount.objects.filter(cells).exclude(value_id=0).order_by()
+    if value_ids is not None:
+        rows = rows.filter(value_id__in=value_ids)
     if brands_ticked:
-        values = values.filter(
-            brand_id__in=Brand.objects.filter(slug__in=brands_ticked).values("pk")
-        )
-    per_value = dict(values.values_list("value_id").annotate(n=Sum("products")))
-    return _facets(per_brand, per_value, brands_ticked, {})
+        rows = rows.filter(brand_id__in=Brand.objects.filter(slug__in=brands_ticked).values("pk"))
+    return dict(rows.values_list("value_id").annotate(n=Sum("products")))
 
 
 def _facets(per_brand: dict, per_value: dict, brands_ticked: list, groups: dict) -> Facets:

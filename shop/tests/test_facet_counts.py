@@ -6,7 +6,9 @@ those the live count gives (``queries.facets_for`` without cells).
 """
 
 import pytest
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from shop import queries, services
 from shop.models import Attribute, AttributeValue, Brand, Category, FacetCount, ProductVariant
@@ -93,6 +95,65 @@ def test_counts_as_expected(catalogue):
     assert brands == {"apple": 1, "samsung": 2}
     # The Galaxy counts once for 128 GB although two of its variants have it.
     assert values == {"colour:blue": 2, "colour:black": 2, "storage:128gb": 1}
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("brands", [[], ["samsung"], ["apple"]])
+@pytest.mark.parametrize(
+    "ticked", [["colour:blue"], ["colour:blue", "colour:black"], ["storage:128gb"]]
+)
+def test_an_attributes_own_counts_come_from_the_table_as_the_live_count_gives_them(
+    catalogue, scope, brands, ticked
+):
+    products, cells = SCOPES[scope]()
+    cleaned = {"brand": brands, "v": ticked}
+    live = queries.facets_for(products, cleaned)
+    counted = queries.facets_for(products, cleaned, cells=cells)
+    assert facets_as_counts(counted) == facets_as_counts(live)
+    assert [v.pk for v in counted.values] == [v.pk for v in live.values]
+
+
+def test_with_one_attribute_ticked_its_counts_are_read_from_the_table(catalogue, client):
+    _made, values = catalogue
+    # A marker only the table has: 7 in each (category, brand) cell with Black.
+    cells = FacetCount.objects.filter(value_id=values["black"].pk).update(products=7)
+    html = client.get("/products/?v=colour:blue").content.decode()
+    assert f'Black <span class="text-slate-500">({7 * cells})</span>' in html
+    # Another attribute's counts depend on the ticked colour: counted live.
+    FacetCount.objects.filter(value_id=values["128gb"].pk).update(products=8)
+    assert "(8)" not in client.get("/products/?v=colour:blue").content.decode()
+    # With a price range too, colour's counts depend on it: counted live.
+    html = client.get("/products/?v=colour:blue&max_price=50000").content.decode()
+    assert f"({7 * cells})" not in html
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("/products/?v=colour:blue", 2),
+        ("/products/?v=colour:blue&brand=samsung", 2),
+        ("/products/?v=colour:black&brand=apple&brand=nokia", 1),
+        ("/products/?v=storage:128gb&v=colour:blue", 1),
+        ("/c/phones/?v=colour:black&max_price=50000", 1),
+        ("/products/?in_stock=true&brand=samsung", 2),
+        ("/search/?q=galaxy", 2),
+        ("/search/?q=galaxy&brand=apple", 0),
+        ("/search/?q=galaxy&v=colour:black", 1),
+    ],
+)
+def test_a_filtered_listing_takes_its_product_count_from_its_facets(catalogue, client, url, shown):
+    html = client.get(url).content.decode()
+    assert f"{shown} product" in html
+    assert html.count("<article") == shown
+    # Another sort of the same filters counts nothing: the facets are shared.
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url + "&sort=price-desc")
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_search_within_a_listing_counts_its_matches_not_the_scope(catalogue, client):
+    html = client.get("/products/?q=iphone").content.decode()
+    assert "1 product" in html and html.count("<article") == 1
 
 
 def test_filters_on_variants_count_live(catalogue):

@@ -254,9 +254,7 @@ def test_search_ranks_better_matches_first_on_postgresql(client, catalogue):
     assert names(client.get("/search/?q=galaxy a15"))[0] == "Galaxy A15"
 
 
-def test_search_reads_the_stored_words_which_follow_every_change_on_postgresql(
-    client, catalogue
-):
+def test_search_reads_the_stored_words_which_follow_every_change_on_postgresql(client, catalogue):
     if connection.vendor != "postgresql":
         pytest.skip("The stored search vector is a PostgreSQL column.")
     phone = catalogue["iphone"]

@@ -45,7 +45,7 @@ from ..models import (
     ProductVariant,
     Review,
 )
-from ..queries import category_tree, counted_total, facets_for, search_products, variant_pictures
+from ..queries import category_tree, facets_for, search_products, variant_pictures
 from ..search import Correction, correct_query
 
 CARD_FIELDS = (
@@ -199,12 +199,6 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
     """
     product_filter = ProductFilter(request.GET, queryset=scope.products)
     products = product_filter.sorted_qs()
-    paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
-    total = counted_total(scope.cells, product_filter.cleaned)
-    if total is not None:  # counting a whole category's products grows with them
-        paginator.count = total
-    page = paginator.get_page(request.GET.get("page"))
-    page.object_list = attach_primary_images(list(page.object_list))
     shaping = [(name, value) for name, value in listing_query(request.GET) if name in FACET_FILTERS]
     facet_key = f"{scope.facet_key}?{urlencode(shaping)}"
     facets = fragments.versioned(
@@ -217,6 +211,14 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
         FACETS_SECONDS,
         scopes=(scope_name,),
     )
+    paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
+    if scope.facet_products is not None or not product_filter.cleaned.get("q"):
+        # The facets describe this listing (a search within a category
+        # doesn't narrow them): its product count is theirs, shared by every
+        # sort and page, instead of a count that grows with the catalogue.
+        paginator.count = facets.products(product_filter.cleaned.get("brand"))
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = attach_primary_images(list(page.object_list))
     query = product_filter.cleaned.get("q") or ""
     context = {
         "title": scope.title,
