@@ -15,8 +15,8 @@ from .models import (
     Brand,
     Category,
     FacetCount,
-    Product,
     ProductImage,
+    ProductValue,
     ProductVariant,
 )
 
@@ -254,12 +254,8 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     brand_scope = (
         scope if variants is None else scope.filter(Exists(variants.filter(product=OuterRef("pk"))))
     )
-    per_brand = dict(
-        Product.objects.filter(pk__in=brand_scope.values("pk"))
-        .values_list("brand_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    # Grouped as they are found: no sort, rank or card annotation is kept.
+    per_brand = dict(brand_scope.order_by().values_list("brand_id").annotate(n=Count("pk")))
 
     # Attribute values: counted over variants, since one variant must match.
     products = scope.filter(brand__slug__in=brands_ticked) if brands_ticked else scope
@@ -269,10 +265,15 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
         if pool is None and except_attribute and _counted(cells, {}):
             # Its own choices are this attribute's only filter: its counts
             # are the whole scope's, in the facet count table.
-            ids = attribute_value_ids().get(except_attribute, {}).values()
-            return _table_value_counts(cells, brands_ticked, value_ids=list(ids))
+            return _table_value_counts(cells, brands_ticked, _values_of([except_attribute]))
         if pool is None:
-            pool = ProductVariant.objects.filter(is_active=True)
+            # Any variant will do: one row per product and value to count.
+            rows = ProductValue.objects.filter(product__in=products.values("pk"))
+            if except_attribute is None:
+                rows = rows.exclude(value_id__in=_values_of(groups))
+            else:
+                rows = rows.filter(value_id__in=_values_of([except_attribute]))
+            return dict(rows.values_list("value_id").annotate(n=Count("pk")).order_by())
         links = ProductVariant.values.through.objects.filter(
             productvariant__in=pool.filter(product__in=products.values("pk")).values("pk")
         )
@@ -290,6 +291,12 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     for attribute in groups:
         counts.update(per_value(except_attribute=attribute))
     return _facets(per_brand, counts, brands_ticked, groups)
+
+
+def _values_of(attributes) -> list[int]:
+    """Return the ids of the values of these attribute slugs (``facet_rows``: no query)."""
+    known = attribute_value_ids()
+    return [pk for attribute in attributes for pk in known.get(attribute, {}).values()]
 
 
 def _counted(cells: Q | None, cleaned: dict) -> bool:

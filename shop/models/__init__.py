@@ -14,6 +14,7 @@ from .catalogue import (
     ProductImage,
     ProductQuerySet,
     ProductSpecification,
+    ProductValue,
     ProductVariant,
     TimeStampedModel,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "CartLine",
     "Category",
     "FacetCount",
+    "ProductValue",
     "DeliveryZone",
     "JobRun",
     "Order",

@@ -4,14 +4,14 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Prefetch, Q
 
 from storefront import locks
 
 from .. import fragments
 from ..fragments import catalogue_changed
-from ..models import Category, FacetCount, Product, ProductVariant
+from ..models import Category, FacetCount, Product, ProductValue, ProductVariant
 from ..queries import category_tree
 
 #: Past this many products at once, a change marks the whole catalogue
@@ -124,7 +124,7 @@ def refresh_product_summaries(*, product_ids: Iterable[int]) -> int:
         product.search_text = " ".join(w for w in words if w).lower()
         changed.append(product)
     Product.objects.bulk_update(changed, ["price", "compare_at_price", "search_text"])
-    recount_facets((p.category_id, p.brand_id) for p in changed)
+    recount_facets_of(ids)
     products_changed(ids, listings=True)
     return len(changed)
 
@@ -182,15 +182,50 @@ def recount_facets(pairs: Iterable[tuple[int, int]]) -> None:
     FacetCount.objects.bulk_create(_count(pairs), batch_size=1000)
 
 
+@transaction.atomic
 def recount_facets_of(product_ids: Iterable[int]) -> None:
-    """Count again the facet cells of the categories and brands of these products."""
-    products = Product.objects.filter(pk__in=product_ids)
+    """Count again the facets of these products: their option values, their cells.
+
+    Call it in the transaction that changed their variants or options.
+    """
+    ids = list(product_ids)
+    if not ids:
+        return
+    locks.lock_keys("shop:facet-counts")
+    _list_values(ids)
+    products = Product.objects.filter(pk__in=ids)
     recount_facets(products.values_list("category_id", "brand_id").distinct())
+
+
+def _list_values(product_ids: list[int] | None) -> None:
+    """Write the ``ProductValue`` rows of these products (of every product with None).
+
+    One ``INSERT … SELECT DISTINCT`` after a delete, so that a bulk load's
+    millions of rows never pass through Python.
+    """
+    rows = ProductValue.objects.all()
+    if product_ids is not None:
+        rows = rows.filter(product_id__in=product_ids)
+    rows.delete()
+    links = ProductVariant.values.through._meta.db_table
+    variants = ProductVariant._meta.db_table
+    sql = (
+        f"INSERT INTO {ProductValue._meta.db_table} (product_id, value_id) "
+        f"SELECT DISTINCT v.product_id, l.attributevalue_id FROM {links} l "
+        f"JOIN {variants} v ON v.id = l.productvariant_id WHERE v.is_active = %s"
+    )
+    params: list = [True]
+    if product_ids is not None:
+        sql += f" AND v.product_id IN ({', '.join(['%s'] * len(product_ids))})"
+        params.extend(product_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @transaction.atomic
 def rebuild_facet_counts() -> int:
-    """Count every facet cell afresh (after a bulk load, or to repair); return the rows."""
+    """Count every facet afresh (after a bulk load, or to repair); return the cells' rows."""
     locks.lock_keys("shop:facet-counts")
+    _list_values(None)
     FacetCount.objects.all().delete()
     return len(FacetCount.objects.bulk_create(_count(), batch_size=1000))

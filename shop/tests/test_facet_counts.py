@@ -11,7 +11,15 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from shop import queries, services
-from shop.models import Attribute, AttributeValue, Brand, Category, FacetCount, ProductVariant
+from shop.models import (
+    Attribute,
+    AttributeValue,
+    Brand,
+    Category,
+    FacetCount,
+    ProductValue,
+    ProductVariant,
+)
 from shop.views.catalogue import card_queryset
 
 from .factories import BrandFactory, CategoryFactory, make_product
@@ -26,6 +34,19 @@ def table() -> set[tuple[int, int, int, int]]:
 def counted_afresh() -> set[tuple[int, int, int, int]]:
     return {
         (r.category_id, r.brand_id, r.value_id, r.products) for r in services.catalogue._count()
+    }
+
+
+def product_values() -> set[tuple[int, int]]:
+    return set(ProductValue.objects.values_list("product_id", "value_id"))
+
+
+def product_values_afresh() -> set[tuple[int, int]]:
+    """Each product's values, read from its active variants one by one."""
+    return {
+        (variant.product_id, value.pk)
+        for variant in ProductVariant.objects.filter(is_active=True).prefetch_related("values")
+        for value in variant.values.all()
     }
 
 
@@ -193,15 +214,52 @@ def _save(obj, **fields):
 def test_every_change_keeps_the_table_exact(catalogue, change):
     made, values = catalogue
     assert table() == counted_afresh()
+    assert product_values() == product_values_afresh()
     CHANGES[change](made, values)
     assert table() == counted_afresh()
+    assert product_values() == product_values_afresh()
 
 
 def test_rebuilding_gives_the_same_table(catalogue):
-    before = table()
+    before, listed = table(), product_values()
     FacetCount.objects.all().update(products=99)
+    ProductValue.objects.all().delete()
     services.rebuild_facet_counts()
     assert table() == before
+    assert product_values() == listed == product_values_afresh()
+
+
+@pytest.mark.parametrize(
+    ("cleaned", "brands", "values"),
+    [
+        ({}, {"apple": 1, "samsung": 2}, {"colour:blue": 2, "colour:black": 2, "storage:128gb": 1}),
+        (
+            {"brand": ["samsung"]},
+            {"apple": 1, "samsung": 2},
+            {"colour:blue": 2, "colour:black": 1, "storage:128gb": 1},
+        ),
+        (
+            {"v": ["colour:black"]},
+            {"apple": 1, "samsung": 1},
+            {"colour:blue": 2, "colour:black": 2, "storage:128gb": 1},
+        ),
+    ],
+)
+def test_counts_over_any_set_of_products_count_each_product_once(
+    catalogue, cleaned, brands, values
+):
+    """Over a set of products that is no whole scope (a search's matches):
+    counted from the products' values, each product once per value."""
+    made, _values = catalogue
+    ProductVariant.objects.create(  # a second Black 128 GB Galaxy, and a switched-off Blue one
+        product=made["galaxy"], sku="GAL-2", name="Black 128", price=1
+    ).values.set([_values["black"], _values["128gb"]])
+    off = ProductVariant.objects.create(product=made["iphone"], sku="IPH-2", name="Blue", price=1)
+    off.values.set([_values["blue"]])
+    off.is_active = False
+    off.save()
+    matches = card_queryset().filter(pk__in=[p.pk for p in made.values()])
+    assert facets_as_counts(queries.facets_for(matches, cleaned)) == (brands, values)
 
 
 def test_a_listing_reads_the_table_not_the_products(catalogue, client):
