@@ -134,3 +134,16 @@ def test_a_request_does_not_wait_on_a_dead_redis_each_time(redis):
         cache.get("anything")
         caches["ratelimit"].get("anything")
     assert time.monotonic() - started < 2  # one failed connect, then no retries for a while
+
+
+def test_one_redis_client_serves_every_call_and_outlives_an_outage(redis):
+    """The cache keeps one client per connection pool (Django makes one per call)."""
+    first = cache._cache.get_client()
+    cache.set("kept", 1)
+    assert cache._cache.get_client() is first and cache.get("kept") == 1
+    redis.stop()
+    assert cache.get("kept") is None  # a miss, not an error
+    redis.start()
+    time.sleep(0.3)  # past RETRY_SECONDS
+    cache.set("kept", 2)
+    assert cache.get("kept") == 2 and cache._cache.get_client() is first
