@@ -43,6 +43,8 @@ class CategoryNode:
 class CategoryTree:
     by_id: dict[int, CategoryNode]
     roots: list[CategoryNode]
+    #: Its header links as rendered, per language and script prefix.
+    navigation: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def by_slug(self, slug: str) -> CategoryNode | None:
         return next((n for n in self.by_id.values() if n.slug == slug), None)

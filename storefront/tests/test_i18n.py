@@ -12,7 +12,7 @@ from payments.tests.factories import order_to_pay
 from shop import services
 from shop.models import Order
 from shop.tasks import send_order_email, send_order_sms
-from shop.tests.factories import make_product
+from shop.tests.factories import CategoryFactory, make_product
 from storefront import sms
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +111,21 @@ def test_cached_catalogue_pages_are_kept_per_language():
         sw = swahili.get("/products/").content.decode()
         assert '<html lang="en-gb">' in en and '<html lang="sw">' in sw
         assert in_swahili("Sort by") in sw and in_swahili("Sort by") not in en
+
+
+def test_the_category_links_follow_the_language_and_the_categories():
+    """The header's category links are rendered once per tree and language."""
+    phones = CategoryFactory(name="Phones", slug="phones")
+    CategoryFactory(name="Tablets", slug="tablets", parent=phones)
+    english, swahili = Client(), Client()
+    switch(swahili, "sw")
+    for _ in range(2):
+        assert "All Phones" in english.get("/cart/").content.decode()
+        sw = swahili.get("/cart/").content.decode()
+        assert "Phones zote" in sw and "All Phones" not in sw
+    CategoryFactory(name="Watches", slug="watches")
+    assert 'href="/c/watches/"' in english.get("/cart/").content.decode()
+    assert 'href="/c/watches/"' in swahili.get("/cart/").content.decode()
 
 
 def test_an_order_remembers_its_language_for_emails_and_texts(settings):
