@@ -122,10 +122,9 @@ def search_products(queryset: QuerySet, query: str, *, exact: bool = False) -> Q
     Misspelt words are first corrected to the catalogue's own words
     (``shop.search.correct_query``; none with *exact*). On PostgreSQL:
     ranked full-text search over the product's stored search vector (the
-    words of its search text); when no product
-    matches every word, trigram word similarity finds near spellings instead
-    ("samsnug", "galaxi"). On SQLite: every word must appear somewhere in
-    the search text.
+    words of its search text); when no product matches every word, trigram
+    word similarity finds near spellings instead ("samsnug", "galaxi"). On
+    SQLite: every word must appear somewhere in the search text.
     """
     query = search.correct_query(query, exact=exact).searched
     if not query:

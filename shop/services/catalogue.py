@@ -178,6 +178,11 @@ def recount_facets(pairs: Iterable[tuple[int, int]]) -> None:
     if not pairs:
         return
     locks.lock_keys("shop:facet-counts")
+    _count_cells(pairs)
+
+
+def _count_cells(pairs: set[tuple[int, int]]) -> None:
+    """Write the facet count rows of *pairs* afresh (under the facet count lock)."""
     FacetCount.objects.filter(_cells(pairs)).delete()
     FacetCount.objects.bulk_create(_count(pairs), batch_size=1000)
 
@@ -194,7 +199,9 @@ def recount_facets_of(product_ids: Iterable[int]) -> None:
     locks.lock_keys("shop:facet-counts")
     _list_values(ids)
     products = Product.objects.filter(pk__in=ids)
-    recount_facets(products.values_list("category_id", "brand_id").distinct())
+    pairs = set(products.values_list("category_id", "brand_id").distinct())
+    if pairs:
+        _count_cells(pairs)
 
 
 def _list_values(product_ids: list[int] | None) -> None:
