@@ -24,6 +24,7 @@ from .catalogue import (
     recount_facets,
     recount_facets_of,
     refresh_product_summaries,
+    stock_scope,
 )
 from .fulfilment import (
     cancel_order,
@@ -107,6 +108,7 @@ __all__ = [
     "place_order",
     "place_order_to_pay",
     "products_changed",
+    "stock_scope",
     "rebuild_facet_counts",
     "recount_facets",
     "recount_facets_of",

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Prefetch, Q
 
@@ -37,14 +38,23 @@ def list_scopes(product_ids: Iterable[int]) -> set[str]:
     return scopes
 
 
-def products_changed(product_ids: Iterable[int], *, listings: bool = False) -> None:
+def stock_scope(scope: str) -> str:
+    """Return the name of *scope*'s lists that show only what is in stock."""
+    return f"{scope}+in-stock"
+
+
+def products_changed(
+    product_ids: Iterable[int], *, listings: bool = False, stock_listings: bool = False
+) -> None:
     """Make the cached pages that show these products stale.
 
     With *listings* (the change can move a product into, out of or within a
-    list, or change its facet counts: a price, a variant or its options,
-    stock running out or coming back, a rating), also every list the
-    products are in. Other pages stay cached. Call it inside the changing
-    transaction (see ``shop.fragments``).
+    list, or change its facet counts: a price, a variant or its options, a
+    rating), also every list the products are in. With *stock_listings*
+    (stock ran out or came back), the lists of theirs filtered to what is in
+    stock (``stock_scope``): no other list's products, order, count or
+    facets depend on stock. Other pages stay cached. Call it inside the
+    changing transaction (see ``shop.fragments``).
     """
     ids = set(product_ids)
     if not ids:
@@ -52,7 +62,10 @@ def products_changed(product_ids: Iterable[int], *, listings: bool = False) -> N
     if len(ids) > MAX_MARKED_PRODUCTS:
         catalogue_changed()
         return
-    fragments.products_changed(ids, list_scopes(ids) if listings else ())
+    scopes = list_scopes(ids) if listings or stock_listings else set()
+    if stock_listings and not listings:
+        scopes = {stock_scope(scope) for scope in scopes}
+    fragments.products_changed(ids, scopes)
 
 
 def stock_changed(changes: Iterable[tuple[ProductVariant, int, int]]) -> None:
@@ -72,7 +85,10 @@ def stock_changed(changes: Iterable[tuple[ProductVariant, int, int]]) -> None:
         if variant.runs_low_at(min(before, after)):
             shown.add(variant.product_id)
             listed = listed or (before > 0) != (after > 0)
-    products_changed(shown, listings=listed)
+    if settings.HIDE_SOLD_OUT_PRODUCTS:  # every list leaves sold-out products out
+        products_changed(shown, listings=listed)
+    else:
+        products_changed(shown, stock_listings=listed)
 
 
 @transaction.atomic

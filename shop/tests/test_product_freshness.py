@@ -123,6 +123,33 @@ def test_every_page_showing_a_product_says_when_it_runs_out(shop, settled):
         assert cached(url), url
 
 
+def test_running_out_refreshes_the_lists_showing_it_and_those_counting_stock_only(shop, settled):
+    galaxy, _ = shop
+    plain, stocked = "/products/?brand=lenovo", "/products/?in_stock=true&brand=lenovo"
+    warm(SHOWING + ELSEWHERE + [plain, stocked])
+    assert re.search(r'name="brand" value="samsung"', page(stocked))
+    set_stock_on_hand(variant_id=galaxy.variants.get().pk, on_hand=0)
+    for url in SHOWING:
+        assert "Out of stock" in galaxy_part(url, page(url)), url
+    # Listed to what is in stock, its brand counts change: rendered again.
+    assert not re.search(r'name="brand" value="samsung"', page(stocked))
+    # Without the stock filter, neither its products nor its counts change.
+    for url in [*ELSEWHERE, plain]:
+        assert cached(url), url
+
+
+def test_with_sold_out_products_hidden_running_out_refreshes_every_list_of_it(
+    shop, settled, settings
+):
+    settings.HIDE_SOLD_OUT_PRODUCTS = True
+    galaxy, _ = shop
+    plain = "/products/?brand=lenovo"
+    warm([plain])
+    assert re.search(r'name="brand" value="samsung"', page(plain))
+    set_stock_on_hand(variant_id=galaxy.variants.get().pk, on_hand=0)
+    assert not re.search(r'name="brand" value="samsung"', page(plain))  # hidden, not counted
+
+
 def test_a_stock_count_change_refreshes_the_product_pages_only(shop, settled):
     galaxy, _ = shop
     lists = ["/products/?brand=lenovo", "/products/?in_stock=true&brand=lenovo"]

@@ -26,7 +26,7 @@ from django.views.decorators.vary import vary_on_headers
 from storefront.htmx import wants_fragment
 from storefront.web import int_or_none
 
-from .. import fragments, recently_viewed
+from .. import fragments, recently_viewed, services
 from ..filters import (
     FACET_FILTERS,
     MAX_STORED_PAGE,
@@ -170,13 +170,14 @@ def _listing(
     ``shop.services.catalogue.list_scopes`` names a product's): a change that
     can move a product within its lists makes only those lists stale.
     """
+    query = listing_query(request.GET)
     listing = fragments.fragment(
         request,
         "listing",
         lambda: _listing_fragment(request, find(), scope),
-        query=listing_query(request.GET),
+        query=query,
         store=listing_page(request.GET) <= MAX_STORED_PAGE,
-        scopes=(scope,),
+        scopes=_scopes(scope, in_stock=("in_stock", "true") in query),
     )
     # The filter form swaps #results and picks its facets from the listing.
     if wants_fragment(request, "listing") or wants_fragment(request, "results"):
@@ -186,6 +187,15 @@ def _listing(
         "shop/product_list.html",
         {**(context or {}), **listing.data, "listing": listing["listing"]},
     )
+
+
+def _scopes(scope: str, *, in_stock: bool) -> tuple[str, ...]:
+    """Return the list scopes a listing of *scope* is stale with.
+
+    Filtered to what is in stock, it is also stale when a product of the
+    scope runs out or comes back (``services.stock_changed``).
+    """
+    return (scope, services.stock_scope(scope)) if in_stock else (scope,)
 
 
 def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fragment:
@@ -209,7 +219,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
             cells=scope.cells,
         ),
         FACETS_SECONDS,
-        scopes=(scope_name,),
+        scopes=_scopes(scope_name, in_stock=bool(product_filter.cleaned.get("in_stock"))),
     )
     paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
     if scope.facet_products is not None or not product_filter.cleaned.get("q"):
