@@ -330,7 +330,11 @@ end
 
 
 def cmd_stock_changes(seconds: float) -> None:
-    """Change one variant's stock every SECONDS through the shop's service, until SIGTERM."""
+    """Change one variant's stock every SECONDS through the shop's service, until SIGTERM.
+
+    Counts from 0 to 60: about one change in five is a sell-out, and one of a
+    sold-out variant a restock.
+    """
     import signal
 
     _django()
@@ -352,7 +356,11 @@ def cmd_stock_changes(seconds: float) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     while True:
-        set_stock_on_hand(variant_id=rng.choice(ids), on_hand=rng.randint(1, 60))
+        # One change in five sells the variant out; a sold-out one chosen again
+        # comes back. Without them a reused database (whose variants earlier
+        # runs restocked) would measure only changes that move no list.
+        on_hand = 0 if rng.random() < 0.2 else rng.randint(1, 60)
+        set_stock_on_hand(variant_id=rng.choice(ids), on_hand=on_hand)
         changes += 1
         time.sleep(seconds)
 
