@@ -171,7 +171,7 @@ def listing_query(data) -> list[tuple[str, str]]:
 
     The listing's HTML depends on these alone: invalid values and unknown
     parameters are dropped, lists sorted, numbers written one way. Cleaning
-    builds the whole filter form (a tenth of a cached page's time), so the
+    builds the whole filter form (about a sixth of a cached page's time), so the
     answers for the most recent parameters are kept in the process.
     """
     parameters = tuple(sorted((name, tuple(values)) for name, values in data.lists()))
