@@ -27,8 +27,8 @@ or ``bulk_*()`` (no signals) calls them itself.
 
 Nothing that differs between visitors is ever stored:
 
-- CSRF tokens: fragments are rendered with a placeholder instead of a
-  token, and each response gets the requesting visitor's own token.
+- CSRF tokens: fragments and pages are rendered with a placeholder instead
+  of a token, and each response gets the requesting visitor's own token.
 - Wishlist hearts: an entry lists the products it shows. A signed-in
   shopper who saved one of them gets a fresh render with their own hearts,
   and that render is not stored.
@@ -38,6 +38,14 @@ Nothing that differs between visitors is ever stored:
 Fragments are rendered without context processors, from the values passed
 in only, so a per-visitor value cannot slip into an entry unnoticed.
 
+Whole pages, for visitors with nothing of their own: a visitor who sends
+no cookie but the CSRF and language ones (no session, so no cart, sign-in
+or messages; no recently viewed products) sees exactly what every such
+visitor sees, per language. For them ``respond`` keeps the whole page in
+the fragment's entry (it goes stale with it) and serves it without
+rendering anything: most first visits, shared links and crawlers. Any
+other cookie gets the page rendered around the stored fragments.
+
 The version lives in the default cache. Redis (``REDIS_URL``) shares it
 between processes; the per-process memory cache does not, so there entries
 live only briefly (a change made by another process, e.g. the task worker
@@ -46,7 +54,9 @@ releasing stock, shows within ``LOCAL_SECONDS``).
 
 import hashlib
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,7 +67,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.http import QueryDict
+from django.http import HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.template import loader
 from django.utils import timezone, translation
@@ -82,6 +92,7 @@ CSRF_PLACEHOLDER = "csrf-token-placeholder-4d1c9a7e"
 # The sources and settings that shape the stored HTML: a deploy that changes
 # one of them gets new keys instead of serving HTML rendered by the old code.
 _SOURCES = [
+    "templates/base.html",
     "templates/shop/home.html",
     "templates/shop/product_list.html",
     "templates/shop/product_detail.html",
@@ -95,9 +106,18 @@ _SOURCES = [
     "shop/models/catalogue.py",
     "shop/views/catalogue.py",
     "shop/fragments.py",
+    "shop/context_processors.py",
+    "storefront/i18n.py",
     "locale/*/LC_MESSAGES/django.po",
 ]
-_SETTINGS = ["PRODUCTS_PER_PAGE", "HIDE_SOLD_OUT_PRODUCTS", "CURRENCY", "MEDIA_URL"]
+_SETTINGS = [
+    "PRODUCTS_PER_PAGE",
+    "HIDE_SOLD_OUT_PRODUCTS",
+    "CURRENCY",
+    "MEDIA_URL",
+    "STATIC_URL",
+    "SITE_NAME",
+]
 
 
 # The catalogue version and the change marks ---------------------------------
@@ -196,6 +216,10 @@ class Fragment:
     product_ids: frozenset[int]
     data: dict
     expires: datetime | None = None
+    #: The whole page for visitors with nothing of their own (``respond``).
+    page: str | None = None
+    #: Where the entry is stored and as what, for ``respond`` to add the page.
+    stored_as: tuple[str, dict] | None = None
 
     def __getitem__(self, name: str) -> SafeString:
         return mark_safe(self.parts[name])
@@ -242,6 +266,11 @@ def _sources_digest() -> str:
     for pattern in _SOURCES:
         for path in sorted(root.glob(pattern)):
             digest.update(path.read_bytes())
+    # Stored pages name the static files by their hashed names: new CSS,
+    # new pages.
+    manifest = Path(settings.STATIC_ROOT or root / "staticfiles") / "staticfiles.json"
+    if manifest.exists():
+        digest.update(manifest.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -286,8 +315,8 @@ def _lifetime(changed_at: float, expires: datetime | None) -> int:
     return seconds
 
 
-def _read_entry(key: str, scopes) -> tuple[int, float, dict[str, int | None], object]:
-    """Return the catalogue version, when it changed, the *scopes*' marks and the entry *key*.
+def _read_versioned(key: str, scopes) -> tuple[int, float, dict[str, int | None], object]:
+    """Return the catalogue version, when it changed, the *scopes*' marks and the value *key*.
 
     One cache round trip.
     """
@@ -300,13 +329,85 @@ def _read_entry(key: str, scopes) -> tuple[int, float, dict[str, int | None], ob
     return version, changed_at, {mark: found.get(mark) for mark in marks}, found.get(key)
 
 
+def _read_entry(key: str, scopes) -> tuple[int, float, dict[str, int | None], dict | None]:
+    """Return the catalogue version, when it changed, the *scopes*' marks and entry *key*.
+
+    The entry only if it is current: rendered under this version and marks.
+
+    One cache round trip when this process holds a current copy of the
+    entry (it then reads only the version and the marks, not the HTML); two
+    otherwise (the entry, then the marks of the products it shows).
+    """
+    marks = [SCOPE_MARK.format(scope) for scope in scopes]
+    copy = _copies.get(key)
+    shown = [PRODUCT_MARK.format(pk) for pk in copy["product_ids"]] if copy else [key]
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, *marks, *shown])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version, _ = catalogue_version()
+    changed_at = found.get(CHANGED_KEY, 0.0)
+    scope_marks = {mark: found.get(mark) for mark in marks}
+    if copy is not None:
+        current = {**scope_marks, **{mark: found.get(mark) for mark in shown}}
+        if copy["version"] == version and copy["marks"] == current:
+            return version, changed_at, scope_marks, copy
+        stored = cache.get(key)  # another process may have rendered it anew
+    else:
+        stored = found.get(key)
+    if not (
+        isinstance(stored, dict)
+        and stored.get("version") == version
+        and stored["marks"] == {**scope_marks, **_product_marks(stored["product_ids"])}
+    ):
+        return version, changed_at, scope_marks, None
+    _copies.put(key, stored)
+    return version, changed_at, scope_marks, stored
+
+
+class _Copies:
+    """The entries this process read or stored lately, until they expire.
+
+    A page served from the cache then costs a read of the version and the
+    marks alone, instead of its whole HTML each time. Whether a copy is
+    current is checked against the cache on every use, like the cache's
+    own entry.
+    """
+
+    SIZE = 256
+
+    def __init__(self):
+        self._entries: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            stored = self._entries.get(key)
+            if stored is None:
+                return None
+            if stored["until"] <= time.time():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return stored
+
+    def put(self, key: str, stored: dict) -> None:
+        with self._lock:
+            self._entries[key] = stored
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+
+
+_copies = _Copies()
+
+
 def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
     """Return ``compute()``, cached under *key* for the catalogue version and *scopes*.
 
     Stale when the catalogue version moves or one of the list *scopes* is
     marked changed (``products_changed``).
     """
-    version, changed_at, marks, stored = _read_entry(key, scopes)
+    version, changed_at, marks, stored = _read_versioned(key, scopes)
     if (
         isinstance(stored, tuple)
         and len(stored) == 3  # (version, marks, value)
@@ -321,15 +422,61 @@ def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
     return value
 
 
-def _personalise(fragment: Fragment, request) -> Fragment:
-    token = None
-    parts = {}
-    for name, html in fragment.parts.items():
-        if CSRF_PLACEHOLDER in html:
-            token = token or get_token(request)  # also sends the visitor a CSRF cookie
-            html = html.replace(CSRF_PLACEHOLDER, token)
-        parts[name] = html
-    return Fragment(parts, fragment.product_ids, fragment.data, fragment.expires)
+def with_token(html: str, request) -> str:
+    """Return stored *html* with the request's visitor's CSRF token in its forms."""
+    if CSRF_PLACEHOLDER not in html:
+        return html
+    return html.replace(CSRF_PLACEHOLDER, get_token(request))  # sends the CSRF cookie too
+
+
+def _has_nothing_of_their_own(request) -> bool:
+    """Return whether the request's page is what every visitor like them sees.
+
+    No cookie but the CSRF one (its token is put in per response) and the
+    language one (the key has the language): no session, so no cart,
+    sign-in or messages kept in it, no messages or recently viewed cookie.
+    Not htmx, and asked with its cleaned parameters only: the page links
+    back to itself (``storefront.i18n.here``).
+    """
+    allowed = (settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME)
+    return (
+        request.method in ("GET", "HEAD")
+        and all(name in allowed for name in request.COOKIES)
+        and not request.headers.get("HX-Request")
+        and request.META.get("QUERY_STRING", "") == getattr(request, "canonical_query", None)
+    )
+
+
+def respond(request, entry: Fragment, template_name: str, context: Callable[[], dict]):
+    """Answer with the page *template_name* around the stored *entry*.
+
+    For a visitor with nothing of their own the whole page is kept in the
+    entry, and served from there until the entry goes stale; anyone else
+    gets it rendered with ``context()`` (and the context processors).
+    """
+    whole = _has_nothing_of_their_own(request)
+    html = entry.page if whole else None
+    if html is None:
+        html = loader.render_to_string(
+            template_name, {**context(), "csrf_token": CSRF_PLACEHOLDER}, request
+        )
+        if whole and entry.stored_as is not None:
+            _keep_page(entry.stored_as, html)
+    return HttpResponse(with_token(html, request))
+
+
+def respond_part(request, entry: Fragment, name: str) -> HttpResponse:
+    """Answer with the part *name* of *entry* alone (an htmx swap)."""
+    return HttpResponse(with_token(entry.parts[name], request))
+
+
+def _keep_page(stored_as: tuple[str, dict], html: str) -> None:
+    key, stored = stored_as
+    seconds = math.floor(stored["until"] - time.time())
+    if seconds > 0:
+        stored = {**stored, "page": html}
+        cache.set(key, stored, seconds)
+        _copies.put(key, stored)
 
 
 def fragment(
@@ -342,6 +489,9 @@ def fragment(
     scopes: tuple[str, ...] = (),
 ) -> Fragment:
     """Return the page part *name* for the request's path and *query*, from the cache if stored.
+
+    Its HTML has a placeholder for the CSRF token: answer with ``respond``
+    or ``respond_part``, which put in the visitor's own.
 
     *query* is the request's parameters as the page's form cleaned them (the
     page shows nothing else of the query string): the entry's key, and all
@@ -357,20 +507,18 @@ def fragment(
     encoded = urlencode(query)
     request.canonical_query = encoded  # what links back to this page keep (storefront.i18n)
     key = _key(request, name, encoded)
-    # One round trip for the entry and what it is checked against (a second
-    # one for the marks of the products a stored entry shows).
     version, changed_at, scope_marks, stored = _read_entry(key, scopes)
     request._shop_catalogue_version = (version, changed_at)
-    if stored is not None and not (
-        stored.get("version") == version
-        and stored["marks"] == {**scope_marks, **_product_marks(stored["product_ids"])}
-    ):
-        stored = None
     saved = saved_product_ids(request)
     entry = None
     if stored is not None and not saved.intersection(stored["product_ids"]):
         entry = Fragment(
-            stored["parts"], frozenset(stored["product_ids"]), stored["data"], stored["expires"]
+            stored["parts"],
+            frozenset(stored["product_ids"]),
+            stored["data"],
+            stored["expires"],
+            page=stored.get("page"),
+            stored_as=(key, stored),
         )
     if entry is None:
         with _asked_as(request, encoded):
@@ -387,6 +535,9 @@ def fragment(
                 "product_ids": sorted(entry.product_ids),
                 "data": entry.data,
                 "expires": entry.expires,
+                "until": time.time() + seconds,
             }
             cache.set(key, stored, seconds)
-    return _personalise(entry, request)
+            _copies.put(key, stored)
+            entry.stored_as = (key, stored)
+    return entry

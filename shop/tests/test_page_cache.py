@@ -5,11 +5,14 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.middleware.csrf import _does_token_match
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -425,3 +428,112 @@ def test_orders_that_leave_the_shown_stock_alone_keep_the_cached_pages(phone):
     move_order(order_id=order.pk, to=Order.Status.CANCELLED)
     assert mark_of(phone) != after_low  # back above it: shown again as in stock
     assert fragments.catalogue_version() == before
+
+
+# Whole pages for visitors with nothing of their own ------------------------------
+
+PAGES = ["/", LIST, "/c/phones/", "/brands/samsung/", "/search/?q=galaxy", "/p/galaxy-a15/"]
+
+
+def rendered_anything(response) -> bool:
+    """Return whether answering rendered a template (the test client records each)."""
+    assert response.status_code == 200
+    return bool(response.templates)
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_visitor_without_cookies_gets_the_whole_stored_page(phone, url):
+    first = Client().get(url)
+    assert rendered_anything(first)
+    again = Client().get(url)
+    assert not rendered_anything(again)
+    assert again.content.decode().startswith("<!doctype html>")
+    assert again["Content-Type"] == first["Content-Type"]
+    # The same page but for the CSRF token, which is the visitor's own.
+    tokenless = re.compile(r'(csrfmiddlewaretoken" value="|X-CSRFToken": ")[^"]+')
+    assert tokenless.sub("", again.content.decode()) == tokenless.sub("", first.content.decode())
+    assert not rendered_anything(Client().head(url))
+
+
+def test_the_whole_page_goes_stale_with_what_it_shows(client, phone):
+    Client().get(LIST)
+    variant = phone.variants.get()
+    variant.price = Decimal("15999")
+    variant.save()
+    services.refresh_product_summaries(product_ids=[phone.pk])
+    page = Client().get(LIST)
+    assert rendered_anything(page) and "KES 15,999" in card(html(page), "Galaxy A15")
+    assert not rendered_anything(Client().get(LIST))
+
+
+@pytest.mark.parametrize("stored_first", [True, False])
+def test_whoever_has_something_of_their_own_gets_it_not_the_stored_page(phone, stored_first):
+    shopper, _ = signed_in("ann")
+    buyer = Client()
+    buyer.post(reverse("shop:cart-add"), {"variant": phone.variants.get().pk, "quantity": 1})
+    browser = Client()
+    browser.get("/p/galaxy-a15/")  # a recently viewed cookie, no session
+    badge = re.compile(r'data-testid="cart-count"[^>]*>(\d+)<')
+    if stored_first:
+        Client().get(LIST)
+    for _ in range(2):
+        assert badge.search(html(buyer.get(LIST))).group(1) == "1"
+        assert f'href="{reverse("account_logout")}"' in html(shopper.get(LIST))
+        assert 'id="recently-viewed"' in html(browser.get("/"))
+        nobody = html(Client().get(LIST))
+        assert badge.search(nobody).group(1) == "0"
+        assert f'href="{reverse("account_login")}"' in nobody
+        assert f'href="{reverse("account_logout")}"' not in nobody
+    assert not rendered_anything(Client().get(LIST))
+
+
+def test_a_message_for_a_visitor_is_shown_and_not_stored(phone):
+    Client().get(LIST)
+    storage = CookieStorage(RequestFactory().get(LIST))
+    storage.add(messages.INFO, "Karibu tena")
+    carrier = HttpResponse()
+    storage.update(carrier)
+    visitor = Client()
+    visitor.cookies["messages"] = carrier.cookies["messages"].value
+    assert "Karibu tena" in html(visitor.get(LIST))
+    assert "Karibu tena" not in html(Client().get(LIST))
+
+
+def test_each_language_has_its_own_stored_page(phone):
+    english, swahili = Client(), Client()
+    swahili.cookies.load({"django_language": "sw"})
+    for _ in range(2):
+        assert '<html lang="en-gb">' in html(english.get(LIST))
+        assert '<html lang="sw">' in html(swahili.get(LIST))
+        kenyan_browser = Client(headers={"Accept-Language": "sw-KE,sw;q=0.9"})
+        assert '<html lang="sw">' in html(kenyan_browser.get(LIST))
+    assert not rendered_anything(swahili.get(LIST))
+    assert not rendered_anything(english.get(LIST))
+
+
+def test_a_tracking_parameter_neither_stores_a_page_nor_ends_up_in_one(phone):
+    tagged = f"{LIST}?brand=samsung&utm_source=newsletter"
+    for _ in range(2):
+        page = Client().get(tagged)
+        assert rendered_anything(page)  # asked with more than its cleaned parameters
+        assert "utm_source" not in html(page)
+    Client().get(f"{LIST}?brand=samsung")
+    clean = Client().get(f"{LIST}?brand=samsung")
+    assert not rendered_anything(clean) and "utm_source" not in html(clean)
+
+
+def test_a_stored_page_is_served_from_this_process_without_reading_its_html(phone, monkeypatch):
+    Client().get(LIST)
+    asked: list[str] = []
+    real_get_many, real_get = cache.get_many, cache.get
+    monkeypatch.setattr(
+        cache, "get_many", lambda keys, **kw: asked.extend(keys) or real_get_many(keys, **kw)
+    )
+    monkeypatch.setattr(
+        cache, "get", lambda key, *a, **kw: asked.append(key) or real_get(key, *a, **kw)
+    )
+    assert not rendered_anything(Client().get(LIST))
+    assert not [key for key in asked if key.startswith("shop:fragment:")]
+    # Stale here once another process marks the product changed.
+    cache.set(fragments.PRODUCT_MARK.format(phone.pk), time.time_ns(), 60)
+    assert rendered_anything(Client().get(LIST))

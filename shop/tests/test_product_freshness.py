@@ -226,7 +226,12 @@ def test_a_page_rendered_just_after_a_change_is_kept_only_until_it_settles(shop,
     monkeypatch.setattr(cache, "set", remember)
     page("/p/galaxy-a15/")
     page("/p/thinkpad-e14/")
-    lifetimes = [seconds for key, seconds in stored if key.startswith("shop:fragment:product:")]
+    # The first time each entry is stored (adding the whole page stores it again).
+    first: dict[str, int] = {}
+    for key, seconds in stored:
+        if key.startswith("shop:fragment:product:"):
+            first.setdefault(key, seconds)
+    lifetimes = list(first.values())
     assert lifetimes[0] <= fragments.SETTLE_SECONDS  # the Galaxy's page
     assert lifetimes[1] == fragments.SHARED_SECONDS  # the ThinkPad's, changed long ago
 

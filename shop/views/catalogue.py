@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from storefront.htmx import wants_fragment
@@ -93,13 +93,22 @@ def card_queryset():
     )
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     page = fragments.fragment(
         request, "home", lambda: _home_fragment(request), query=[], scopes=("all",)
     )
-    recent = attach_primary_images(_products_in_order(recently_viewed.product_ids(request)))
-    return render(request, "shop/home.html", {"page": page, "recently_viewed": recent})
+    return fragments.respond(
+        request,
+        page,
+        "shop/home.html",
+        lambda: {
+            "page": page,
+            "recently_viewed": attach_primary_images(
+                _products_in_order(recently_viewed.product_ids(request))
+            ),
+        },
+    )
 
 
 def _home_fragment(request: HttpRequest) -> Fragment:
@@ -181,11 +190,12 @@ def _listing(
     )
     # The filter form swaps #results and picks its facets from the listing.
     if wants_fragment(request, "listing") or wants_fragment(request, "results"):
-        return HttpResponse(listing["listing"])
-    return render(
+        return fragments.respond_part(request, listing, "listing")
+    return fragments.respond(
         request,
+        listing,
         "shop/product_list.html",
-        {**(context or {}), **listing.data, "listing": listing["listing"]},
+        lambda: {**(context or {}), **listing.data, "listing": listing["listing"]},
     )
 
 
@@ -255,7 +265,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
     )
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def product_list(request: HttpRequest) -> HttpResponse:
     return _listing(
@@ -263,7 +273,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def search(request: HttpRequest) -> HttpResponse:
     def find() -> Scope:
@@ -287,7 +297,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return _listing(request, find)
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tree = category_tree(request)
@@ -307,12 +317,12 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def brand_list(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/brand_list.html", {"brands": Brand.objects.order_by("name")})
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     def find() -> Scope:
@@ -378,7 +388,7 @@ def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -
     return pickers
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if wants_fragment(request, "product-top"):
@@ -388,18 +398,21 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             lambda: _product_fragment(request, slug, top_only=True),
             query=_product_query(request),
         )
-        return HttpResponse(top["product-top"])
+        return fragments.respond_part(request, top, "product-top")
     page = fragments.fragment(
         request, "product", lambda: _product_fragment(request, slug), query=_product_query(request)
     )
     product_id = page.data["product_id"]
-    viewed_ids = [i for i in recently_viewed.product_ids(request) if i != product_id]
-    context = {
-        **page.data,
-        "page": page,
-        "recently_viewed": attach_primary_images(_products_in_order(viewed_ids)),
-    }
-    response = render(request, "shop/product_detail.html", context)
+
+    def context() -> dict:
+        viewed_ids = [i for i in recently_viewed.product_ids(request) if i != product_id]
+        return {
+            **page.data,
+            "page": page,
+            "recently_viewed": attach_primary_images(_products_in_order(viewed_ids)),
+        }
+
+    response = fragments.respond(request, page, "shop/product_detail.html", context)
     recently_viewed.remember(request, response, product_id)
     return response
 
@@ -541,7 +554,7 @@ def _product_json_ld(request, product, variants, images) -> dict:
     }
 
 
-@require_GET
+@require_safe
 def robots_txt(request: HttpRequest) -> HttpResponse:
     lines = [
         "User-agent: *",
