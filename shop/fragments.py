@@ -71,6 +71,7 @@ from django.http import HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.template import loader
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
@@ -541,3 +542,89 @@ def fragment(
             _copies.put(key, stored)
             entry.stored_as = (key, stored)
     return entry
+
+
+# Product cards ----------------------------------------------------------------
+#
+# A listing rendered afresh (another filter, sort or page) shows mostly cards
+# that other listings showed already; each card's template and thumbnail
+# lookup are most of the render's Python time. So each card is kept on its
+# own, per language and offer (a filtered listing shows the matching variant's
+# price and links to it), stale with the catalogue version or the product's
+# mark like every entry. A card of a product on the visitor's wishlist (its
+# heart pressed) is rendered for them and not kept.
+
+CARD_KEY = "shop:card:{}"
+CARD_TEMPLATE = "components/_product_card.html"
+# Stands in for the page a card's wishlist form comes back to.
+NEXT_PLACEHOLDER = "next-url-placeholder-9b3f5e21"
+
+
+def _card_key(product, language: str) -> str:
+    offer = (
+        getattr(product, "match_variant_id", None),
+        getattr(product, "match_price", None),
+        getattr(product, "match_compare_at", None),
+        getattr(product, "match_price_max", None),
+    )
+    shape = f"{_sources_digest()} {settings.MEDIA_URL} {language} {product.pk} {offer}"
+    return CARD_KEY.format(hashlib.sha256(shape.encode()).hexdigest())
+
+
+def product_cards(context, products) -> SafeString:
+    """Return the grid items of *products*' cards, from the cache where kept.
+
+    *context* is the template's: the request, the visitor's wishlist and
+    the CSRF token (the placeholder in stored parts).
+    """
+    products = list(products)
+    if not products:
+        return mark_safe("")
+    request = context["request"]
+    saved = context.get("wishlist_ids") or ()
+    if callable(saved):
+        saved = saved()
+    version, changed_at = request_version(request)[0], _changed_at(request)
+    language = translation.get_language()
+    keys = {product.pk: _card_key(product, language) for product in products}
+    marks = {product.pk: PRODUCT_MARK.format(product.pk) for product in products}
+    found = cache.get_many([*keys.values(), *marks.values()])
+    template = loader.get_template(CARD_TEMPLATE)
+    fresh: dict[int, dict[str, object]] = {}
+    items = []
+    for product in products:
+        mark = found.get(marks[product.pk])
+        stored = found.get(keys[product.pk])
+        if product.pk in saved:
+            html = _render_card(template, product, True)
+        elif isinstance(stored, tuple) and stored[:2] == (version, mark):
+            html = stored[2]
+        else:
+            html = _render_card(template, product, False)
+            seconds = _lifetime(_last_change(changed_at, {"mark": mark}), None)
+            if seconds > 0:
+                fresh.setdefault(seconds, {})[keys[product.pk]] = (version, mark, html)
+        items.append(f"<li>{html}</li>")
+    for seconds, entries in fresh.items():
+        cache.set_many(entries, seconds)
+    html = "".join(items).replace(NEXT_PLACEHOLDER, escape(request.get_full_path()))
+    token = str(context.get("csrf_token", CSRF_PLACEHOLDER))
+    if token != CSRF_PLACEHOLDER:
+        html = html.replace(CSRF_PLACEHOLDER, token)
+    return mark_safe(html)
+
+
+def _changed_at(request) -> float:
+    seen = getattr(request, "_shop_catalogue_version", None)
+    return seen[1] if seen else catalogue_version()[1]
+
+
+def _render_card(template, product, wishlisted: bool) -> str:
+    return template.render(
+        {
+            "product": product,
+            "wishlist_ids": {product.pk} if wishlisted else set(),
+            "csrf_token": CSRF_PLACEHOLDER,
+            "wish_next": NEXT_PLACEHOLDER,
+        }
+    )

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
+from shop import fragments
 from storefront.money import format_kes
 
 register = template.Library()
@@ -82,3 +83,9 @@ def json_ld(data) -> str:
     """Render *data* as a schema.org JSON-LD script, escaped like json_script."""
     payload = json.dumps(data, default=str).translate(_JSON_ESCAPES)
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(payload))
+
+
+@register.simple_tag(takes_context=True)
+def product_cards(context, products):
+    """Render the grid items of *products*' cards (kept one by one: ``shop.fragments``)."""
+    return fragments.product_cards(context, products)
