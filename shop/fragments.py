@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache as memoize
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -316,53 +317,58 @@ def _lifetime(changed_at: float, expires: datetime | None) -> int:
     return seconds
 
 
-def _read_versioned(key: str, scopes) -> tuple[int, float, dict[str, int | None], object]:
-    """Return the catalogue version, when it changed, the *scopes*' marks and the value *key*.
-
-    One cache round trip.
-    """
-    marks = [SCOPE_MARK.format(scope) for scope in scopes]
-    found = cache.get_many([VERSION_KEY, CHANGED_KEY, key, *marks])
-    version = found.get(VERSION_KEY)
-    if version is None:
-        version, _ = catalogue_version()
-    changed_at = found.get(CHANGED_KEY, 0.0)
-    return version, changed_at, {mark: found.get(mark) for mark in marks}, found.get(key)
-
-
-def _read_entry(key: str, scopes) -> tuple[int, float, dict[str, int | None], dict | None]:
-    """Return the catalogue version, when it changed, the *scopes*' marks and entry *key*.
+def _read_entry(key: str, scopes) -> "_Read":
+    """Return the catalogue version, when it changed, the *scopes* and their marks, and entry *key*.
 
     The entry only if it is current: rendered under this version and marks.
+    *scopes* may be a function, called only when the entry has to be read
+    from the cache or rendered: a copy this process holds names its own
+    (the same, as they follow from the key; a category's id, say, from the
+    category tree, which only a new catalogue version changes).
 
     One cache round trip when this process holds a current copy of the
     entry (it then reads only the version and the marks, not the HTML); two
     otherwise (the entry, then the marks of the products it shows).
     """
-    marks = [SCOPE_MARK.format(scope) for scope in scopes]
     copy = _copies.get(key)
-    shown = [PRODUCT_MARK.format(pk) for pk in copy["product_ids"]] if copy else [key]
-    found = cache.get_many([VERSION_KEY, CHANGED_KEY, *marks, *shown])
-    version = found.get(VERSION_KEY)
-    if version is None:
-        version, _ = catalogue_version()
-    changed_at = found.get(CHANGED_KEY, 0.0)
-    scope_marks = {mark: found.get(mark) for mark in marks}
     if copy is not None:
-        current = {**scope_marks, **{mark: found.get(mark) for mark in shown}}
-        if copy["version"] == version and copy["marks"] == current:
-            return version, changed_at, scope_marks, copy
-        stored = cache.get(key)  # another process may have rendered it anew
-    else:
-        stored = found.get(key)
+        marks = [SCOPE_MARK.format(scope) for scope in copy["scopes"]]
+        shown = [PRODUCT_MARK.format(pk) for pk in copy["product_ids"]]
+        version, changed_at, found = _read_version_and(marks + shown)
+        if copy["version"] == version and copy["marks"] == found:
+            scope_marks = {mark: found[mark] for mark in marks}
+            return _Read(version, changed_at, copy["scopes"], scope_marks, copy)
+    names = list(scopes() if callable(scopes) else scopes)
+    version, changed_at, found = _read_version_and(
+        [*(SCOPE_MARK.format(scope) for scope in names), key]
+    )
+    stored = found.pop(key)
     if not (
         isinstance(stored, dict)
         and stored.get("version") == version
-        and stored["marks"] == {**scope_marks, **_product_marks(stored["product_ids"])}
+        and stored["marks"] == {**found, **_product_marks(stored["product_ids"])}
     ):
-        return version, changed_at, scope_marks, None
-    _copies.put(key, stored)
-    return version, changed_at, scope_marks, stored
+        stored = None
+    else:
+        _copies.put(key, stored)
+    return _Read(version, changed_at, names, found, stored)
+
+
+class _Read(NamedTuple):
+    version: int
+    changed_at: float
+    scopes: list[str]
+    scope_marks: dict[str, int | None]
+    entry: dict | None
+
+
+def _read_version_and(keys: list[str]) -> tuple[int, float, dict[str, object]]:
+    """Return the catalogue version, when it changed and *keys*' values, in one round trip."""
+    found = cache.get_many([VERSION_KEY, CHANGED_KEY, *keys])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version, _ = catalogue_version()
+    return version, found.get(CHANGED_KEY, 0.0), {key: found.get(key) for key in keys}
 
 
 class _Copies:
@@ -408,7 +414,10 @@ def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
     Stale when the catalogue version moves or one of the list *scopes* is
     marked changed (``products_changed``).
     """
-    version, changed_at, marks, stored = _read_versioned(key, scopes)
+    version, changed_at, marks = _read_version_and(
+        [key, *(SCOPE_MARK.format(scope) for scope in scopes)]
+    )
+    stored = marks.pop(key)
     if (
         isinstance(stored, tuple)
         and len(stored) == 3  # (version, marks, value)
@@ -487,7 +496,7 @@ def fragment(
     *,
     query: list[tuple[str, str]],
     store: bool = True,
-    scopes: tuple[str, ...] = (),
+    scopes: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
 ) -> Fragment:
     """Return the page part *name* for the request's path and *query*, from the cache if stored.
 
@@ -508,7 +517,7 @@ def fragment(
     encoded = urlencode(query)
     request.canonical_query = encoded  # what links back to this page keep (storefront.i18n)
     key = _key(request, name, encoded)
-    version, changed_at, scope_marks, stored = _read_entry(key, scopes)
+    version, changed_at, scope_names, scope_marks, stored = _read_entry(key, scopes)
     request._shop_catalogue_version = (version, changed_at)
     saved = saved_product_ids(request)
     entry = None
@@ -531,6 +540,7 @@ def fragment(
         if seconds > 0 and not saved.intersection(entry.product_ids):
             stored = {
                 "version": version,
+                "scopes": scope_names,
                 "marks": marks,
                 "parts": entry.parts,
                 "product_ids": sorted(entry.product_ids),

@@ -537,3 +537,38 @@ def test_a_stored_page_is_served_from_this_process_without_reading_its_html(phon
     # Stale here once another process marks the product changed.
     cache.set(fragments.PRODUCT_MARK.format(phone.pk), time.time_ns(), 60)
     assert rendered_anything(Client().get(LIST))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_page_served_whole_costs_one_cache_round_trip_and_no_query(phone, url, monkeypatch):
+    Client().get(url)
+    trips: list[str] = []
+    inside = []
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            if not inside:  # the memory cache's get_many calls its get
+                trips.append(name)
+            inside.append(name)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    for name in ("get", "get_many", "set", "set_many", "add", "incr"):
+        monkeypatch.setattr(cache, name, counted(name, getattr(cache, name)))
+    with CaptureQueriesContext(connection) as queries_run:
+        assert not rendered_anything(Client().get(url))
+    assert trips == ["get_many"] and not queries_run.captured_queries
+
+
+def test_an_unknown_category_is_still_not_found_once_others_are_stored(phone):
+    Client().get("/c/phones/")
+    assert Client().get("/c/no-such-thing/").status_code == 404
+    category = Category.objects.get(slug="phones")
+    category.slug = "mobiles"
+    category.save()
+    assert Client().get("/c/phones/").status_code == 404
+    assert "Galaxy A15" in html(Client().get("/c/mobiles/"))

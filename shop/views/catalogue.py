@@ -8,6 +8,7 @@ and catalogue version; the views add the per-visitor rest.
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache as memoize
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -167,9 +168,9 @@ class Scope:
 def _listing(
     request: HttpRequest,
     find: Callable[[], Scope],
-    context: dict | None = None,
+    context: Callable[[], dict] = dict,
     *,
-    scope: str = "all",
+    scope: Callable[[], str] = lambda: "all",
 ) -> HttpResponse:
     """Answer a product list page, or its listing fragment for htmx.
 
@@ -177,16 +178,19 @@ def _listing(
     *find* runs only to render it, and may raise Http404. *scope* names what
     it lists for the cache (``all``, ``category:<id>``, ``brand:<slug>``, as
     ``shop.services.catalogue.list_scopes`` names a product's): a change that
-    can move a product within its lists makes only those lists stale.
+    can move a product within its lists makes only those lists stale. It and
+    *context* (the page's besides the listing) run only when needed: a page
+    served whole from the cache needs neither.
     """
     query = listing_query(request.GET)
+    in_stock = ("in_stock", "true") in query
     listing = fragments.fragment(
         request,
         "listing",
-        lambda: _listing_fragment(request, find(), scope),
+        lambda: _listing_fragment(request, find(), scope()),
         query=query,
         store=listing_page(request.GET) <= MAX_STORED_PAGE,
-        scopes=_scopes(scope, in_stock=("in_stock", "true") in query),
+        scopes=lambda: _scopes(scope(), in_stock=in_stock),
     )
     # The filter form swaps #results and picks its facets from the listing.
     if wants_fragment(request, "listing") or wants_fragment(request, "results"):
@@ -195,7 +199,7 @@ def _listing(
         request,
         listing,
         "shop/product_list.html",
-        lambda: {**(context or {}), **listing.data, "listing": listing["listing"]},
+        lambda: {**context(), **listing.data, "listing": listing["listing"]},
     )
 
 
@@ -300,21 +304,29 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_safe
 @vary_on_headers("HX-Request")
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    tree = category_tree(request)
-    node = tree.by_slug(slug)
-    if node is None:
-        raise Http404("No such category")
-    return _listing(
-        request,
-        lambda: Scope(
+    @memoize
+    def found():
+        # Only when the page is rendered: one served whole needs no tree.
+        tree = category_tree(request)
+        node = tree.by_slug(slug)
+        if node is None:
+            raise Http404("No such category")
+        return tree, node
+
+    def scope() -> Scope:
+        tree, node = found()
+        return Scope(
             card_queryset().filter(category_id__in=tree.descendant_ids(node)),
             node.name,
             facet_key=f"category:{node.id}",
             cells=Q(category_id__in=tree.descendant_ids(node)),
-        ),
-        {"breadcrumbs": tree.ancestors(node), "subcategories": node.children},
-        scope=f"category:{node.id}",
-    )
+        )
+
+    def context() -> dict:
+        tree, node = found()
+        return {"breadcrumbs": tree.ancestors(node), "subcategories": node.children}
+
+    return _listing(request, scope, context, scope=lambda: f"category:{found()[1].id}")
 
 
 @require_safe
@@ -334,7 +346,7 @@ def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
             cells=Q(brand_id=brand.pk),
         )
 
-    return _listing(request, find, scope=f"brand:{slug}")
+    return _listing(request, find, scope=lambda: f"brand:{slug}")
 
 
 def _variant_options(variants: list[ProductVariant], selected: ProductVariant) -> list[dict]:
