@@ -594,7 +594,8 @@ def product_cards(context, products) -> SafeString:
     saved = context.get("wishlist_ids") or ()
     if callable(saved):
         saved = saved()
-    version, changed_at = request_version(request)[0], _changed_at(request)
+    request_version(request)  # read once per request
+    version, changed_at = request._shop_catalogue_version
     language = translation.get_language()
     keys = {product.pk: _card_key(product, language) for product in products}
     marks = {product.pk: PRODUCT_MARK.format(product.pk) for product in products}
@@ -622,11 +623,6 @@ def product_cards(context, products) -> SafeString:
     if token != CSRF_PLACEHOLDER:
         html = html.replace(CSRF_PLACEHOLDER, token)
     return mark_safe(html)
-
-
-def _changed_at(request) -> float:
-    seen = getattr(request, "_shop_catalogue_version", None)
-    return seen[1] if seen else catalogue_version()[1]
 
 
 def _render_card(template, product, wishlisted: bool) -> str:
