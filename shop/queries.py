@@ -249,7 +249,7 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
     groups = option_groups(cleaned.get("v"))
     variants = matching_variants(cleaned)
     if _counted(cells, cleaned):
-        return _counted_facets(cells, brands_ticked)
+        return _counted_facets(cells, brands_ticked, in_stock=bool(cleaned.get("in_stock")))
 
     # Brands: every filter but the brand filter.
     brand_scope = (
@@ -263,10 +263,19 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
 
     def per_value(except_attribute: str | None = None) -> dict[int, int]:
         pool = matching_variants(cleaned, except_attribute=except_attribute)
-        if pool is None and except_attribute and _counted(cells, {}):
-            # Its own choices are this attribute's only filter: its counts
-            # are the whole scope's, in the facet count table.
-            return _table_value_counts(cells, brands_ticked, _values_of([except_attribute]))
+        others = matching_variants(
+            {**cleaned, "in_stock": False}, except_attribute=except_attribute
+        )
+        if except_attribute and others is None and _counted(cells, {}):
+            # Its own choices are this attribute's only option or price
+            # filter: its counts are the whole scope's (of the products in
+            # stock, with that filter), in the facet count table.
+            return _table_value_counts(
+                cells,
+                brands_ticked,
+                _values_of([except_attribute]),
+                in_stock=bool(cleaned.get("in_stock")),
+            )
         if pool is None:
             # Any variant will do: one row per product and value to count.
             rows = ProductValue.objects.filter(product__in=products.values("pk"))
@@ -304,43 +313,47 @@ def _counted(cells: Q | None, cleaned: dict) -> bool:
     """Return whether the facet count table describes the listing of *cells* under *cleaned*.
 
     It does for a whole category, brand or the catalogue with no search and
-    no option, price or stock filter (a brand filter is fine), unless
-    sold-out products are hidden: the table counts them too.
+    no option or price filter (a brand filter and "in stock only" are fine),
+    unless sold-out products are hidden: the table counts them too.
     """
     return (
         cells is not None
         and not cleaned.get("q")
-        and matching_variants(cleaned) is None
+        and matching_variants({**cleaned, "in_stock": False}) is None
         and not settings.HIDE_SOLD_OUT_PRODUCTS
     )
 
 
-def _counted_facets(cells: Q, brands_ticked: list[str]) -> Facets:
+def _counted_facets(cells: Q, brands_ticked: list[str], *, in_stock: bool) -> Facets:
     """Return the facets of the products in *cells*, from the facet count table.
 
-    The counts ``facets_for`` gives when no option, price or stock filter is
-    on: the brands over the whole scope, the values over the brands ticked
-    (over all without any).
+    The counts ``facets_for`` gives when no option or price filter is on:
+    the brands over the whole scope, the values over the brands ticked (over
+    all without any); of the products in stock only with *in_stock*.
     """
+    column = "in_stock" if in_stock else "products"
     rows = FacetCount.objects.filter(cells).order_by()
-    per_brand = dict(rows.filter(value_id=0).values_list("brand_id").annotate(n=Sum("products")))
-    return _facets(per_brand, _table_value_counts(cells, brands_ticked), brands_ticked, {})
+    per_brand = dict(rows.filter(value_id=0).values_list("brand_id").annotate(n=Sum(column)))
+    counts = _table_value_counts(cells, brands_ticked, in_stock=in_stock)
+    return _facets(per_brand, counts, brands_ticked, {})
 
 
 def _table_value_counts(
-    cells: Q, brands_ticked: list[str], value_ids: list[int] | None = None
+    cells: Q, brands_ticked: list[str], value_ids: list[int] | None = None, *, in_stock: bool
 ) -> dict[int, int]:
     """Return ``{value id: products}`` in *cells* from the facet count table.
 
     Over the brands ticked (all without any), for *value_ids* (every value
-    when None).
+    when None); with *in_stock*, the products with a variant in stock that
+    has the value.
     """
     rows = FacetCount.objects.filter(cells).exclude(value_id=0).order_by()
     if value_ids is not None:
         rows = rows.filter(value_id__in=value_ids)
     if brands_ticked:
         rows = rows.filter(brand_id__in=Brand.objects.filter(slug__in=brands_ticked).values("pk"))
-    return dict(rows.values_list("value_id").annotate(n=Sum("products")))
+    column = "in_stock" if in_stock else "products"
+    return dict(rows.values_list("value_id").annotate(n=Sum(column)))
 
 
 def _facets(per_brand: dict, per_value: dict, brands_ticked: list, groups: dict) -> Facets:

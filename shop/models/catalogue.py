@@ -436,16 +436,19 @@ class FacetCount(models.Model):
     One row per category, brand and attribute value (``value_id`` 0: how many
     active products the category has of the brand), kept up to date by
     ``shop.services.catalogue.recount_facets`` whenever a product, a variant
-    or its options change. A listing's facet counts over a whole category, a
-    brand or the catalogue then add up a few hundred rows, whatever the number
-    of products. Stock and prices are not counted: lists filtered by them
-    count their products as they render.
+    or its options change, or a variant runs out or comes back. A listing's
+    facet counts over a whole category, a brand or the catalogue then add up
+    a few hundred rows, whatever the number of products: with or without
+    "in stock only" (``in_stock``: the products with an active variant in
+    stock that has the value). Prices are not counted: lists filtered by
+    them count their products as they render.
     """
 
     category_id = models.BigIntegerField()
     brand_id = models.BigIntegerField()
     value_id = models.BigIntegerField()
     products = models.PositiveIntegerField()
+    in_stock = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -6,7 +6,7 @@ from operator import or_
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 
 from storefront import locks
 
@@ -77,18 +77,24 @@ def stock_changed(changes: Iterable[tuple[ProductVariant, int, int]]) -> None:
     change shows only when the smaller of the two figures is at or below the
     threshold: then the pages showing the product are stale. Lists change
     ("in stock only", sold-out cards, hidden sold-out products) only when a
-    variant runs out or comes back. Most stock changes mark nothing.
+    variant runs out or comes back, and so do the in-stock facet counts, which
+    are then counted again here. Most stock changes mark nothing.
     """
     shown: set[int] = set()
-    listed = False
+    crossed: set[int] = set()
     for variant, before, after in changes:
         if variant.runs_low_at(min(before, after)):
             shown.add(variant.product_id)
-            listed = listed or (before > 0) != (after > 0)
+        if (before > 0) != (after > 0):
+            crossed.add(variant.product_id)
+    if crossed:
+        recount_facets(
+            Product.objects.filter(pk__in=crossed).values_list("category_id", "brand_id")
+        )
     if settings.HIDE_SOLD_OUT_PRODUCTS:  # every list leaves sold-out products out
-        products_changed(shown, listings=listed)
+        products_changed(shown, listings=bool(crossed))
     else:
-        products_changed(shown, stock_listings=listed)
+        products_changed(shown, stock_listings=bool(crossed))
 
 
 @transaction.atomic
@@ -161,20 +167,27 @@ def _count(pairs=None) -> list[FacetCount]:
     if pairs is not None:
         products = products.filter(_cells(pairs))
         links = links.filter(_cells(pairs, "productvariant__product__"))
+    in_stock = ProductVariant.objects.filter(
+        product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
+    )
     rows = [
-        FacetCount(category_id=c, brand_id=b, value_id=0, products=n)
-        for c, b, n in products.values_list("category_id", "brand_id")
-        .annotate(n=Count("pk"))
+        FacetCount(category_id=c, brand_id=b, value_id=0, products=n, in_stock=s)
+        for c, b, n, s in products.values_list("category_id", "brand_id")
+        .annotate(n=Count("pk"), s=Count("pk", filter=Exists(in_stock)))
         .order_by()
     ]
+    variant_in_stock = Q(productvariant__stock_on_hand__gt=F("productvariant__stock_allocated"))
     rows.extend(
-        FacetCount(category_id=c, brand_id=b, value_id=v, products=n)
-        for c, b, v, n in links.values_list(
+        FacetCount(category_id=c, brand_id=b, value_id=v, products=n, in_stock=s)
+        for c, b, v, n, s in links.values_list(
             "productvariant__product__category_id",
             "productvariant__product__brand_id",
             "attributevalue_id",
         )
-        .annotate(n=Count("productvariant__product_id", distinct=True))
+        .annotate(
+            n=Count("productvariant__product_id", distinct=True),
+            s=Count("productvariant__product_id", distinct=True, filter=variant_in_stock),
+        )
         .order_by()
     )
     return rows

@@ -5,16 +5,21 @@ up from ``FacetCount`` instead of counting every product; the counts must be
 those the live count gives (``queries.facets_for`` without cells).
 """
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from shop import queries, services
 from shop.models import (
     Attribute,
     AttributeValue,
     Brand,
+    Cart,
+    CartLine,
     Category,
     FacetCount,
     ProductValue,
@@ -23,17 +28,23 @@ from shop.models import (
 from shop.views.catalogue import card_queryset
 
 from .factories import BrandFactory, CategoryFactory, make_product
+from .test_page_cache import ADDRESS
 
 pytestmark = pytest.mark.django_db
 
 
-def table() -> set[tuple[int, int, int, int]]:
-    return set(FacetCount.objects.values_list("category_id", "brand_id", "value_id", "products"))
+def table() -> set[tuple[int, int, int, int, int]]:
+    return set(
+        FacetCount.objects.values_list(
+            "category_id", "brand_id", "value_id", "products", "in_stock"
+        )
+    )
 
 
-def counted_afresh() -> set[tuple[int, int, int, int]]:
+def counted_afresh() -> set[tuple[int, int, int, int, int]]:
     return {
-        (r.category_id, r.brand_id, r.value_id, r.products) for r in services.catalogue._count()
+        (r.category_id, r.brand_id, r.value_id, r.products, r.in_stock)
+        for r in services.catalogue._count()
     }
 
 
@@ -98,11 +109,25 @@ SCOPES = {
 }
 
 
+def sell_out(variant) -> None:
+    services.stock.set_stock_on_hand(variant_id=variant.pk, on_hand=0)
+
+
+@pytest.fixture
+def some_sold_out(catalogue):
+    """The blue Galaxy and the Galaxy Book are sold out: blue is in stock nowhere."""
+    made, values = catalogue
+    sell_out(made["galaxy"].variants.get(values__slug="blue"))
+    sell_out(made["book"].variants.get())
+    return catalogue
+
+
+@pytest.mark.parametrize("in_stock", [False, True])
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("brands", [[], ["samsung"], ["apple", "samsung"], ["nokia"]])
-def test_the_table_gives_the_counts_the_live_count_gives(catalogue, scope, brands):
+def test_the_table_gives_the_counts_the_live_count_gives(some_sold_out, scope, brands, in_stock):
     products, cells = SCOPES[scope]()
-    cleaned = {"brand": brands}
+    cleaned = {"brand": brands, "in_stock": in_stock}
     live = queries.facets_for(products, cleaned)
     counted = queries.facets_for(products, cleaned, cells=cells)
     assert facets_as_counts(counted) == facets_as_counts(live)
@@ -118,16 +143,26 @@ def test_counts_as_expected(catalogue):
     assert values == {"colour:blue": 2, "colour:black": 2, "storage:128gb": 1}
 
 
+def test_in_stock_counts_as_expected(some_sold_out):
+    products, cells = SCOPES["all"]()
+    facets = queries.facets_for(products, {"in_stock": True}, cells=cells)
+    brands, values = facets_as_counts(facets)
+    assert brands == {"apple": 1, "samsung": 1}  # the Galaxy Book is sold out
+    # Blue is sold out everywhere; the Galaxy is in stock in black, 128 GB.
+    assert values == {"colour:black": 2, "storage:128gb": 1}
+
+
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("brands", [[], ["samsung"], ["apple"]])
 @pytest.mark.parametrize(
     "ticked", [["colour:blue"], ["colour:blue", "colour:black"], ["storage:128gb"]]
 )
+@pytest.mark.parametrize("in_stock", [False, True])
 def test_an_attributes_own_counts_come_from_the_table_as_the_live_count_gives_them(
-    catalogue, scope, brands, ticked
+    some_sold_out, scope, brands, ticked, in_stock
 ):
     products, cells = SCOPES[scope]()
-    cleaned = {"brand": brands, "v": ticked}
+    cleaned = {"brand": brands, "v": ticked, "in_stock": in_stock}
     live = queries.facets_for(products, cleaned)
     counted = queries.facets_for(products, cleaned, cells=cells)
     assert facets_as_counts(counted) == facets_as_counts(live)
@@ -201,7 +236,19 @@ CHANGES = {
     "brand changed": lambda made, v: _save(made["book"], brand=made["iphone"].brand),
     "product deleted": lambda made, v: made["book"].delete(),
     "value deleted": lambda made, v: v["black"].delete(),
+    "variant sold out": lambda made, v: sell_out(made["iphone"].variants.get()),
+    "last units ordered": lambda made, v: _order_all_of(made["book"].variants.get()),
 }
+
+
+def _order_all_of(variant):
+    cart = Cart.objects.create()
+    CartLine.objects.create(
+        cart=cart, variant=variant, quantity=variant.stock_available, price_when_added=variant.price
+    )
+    return services.place_order(
+        cart=cart, email="amina@example.com", phone="254712345678", address=ADDRESS
+    )
 
 
 def _save(obj, **fields):
@@ -215,9 +262,30 @@ def test_every_change_keeps_the_table_exact(catalogue, change):
     made, values = catalogue
     assert table() == counted_afresh()
     assert product_values() == product_values_afresh()
+    before = table()
     CHANGES[change](made, values)
     assert table() == counted_afresh()
     assert product_values() == product_values_afresh()
+    assert table() != before  # each change moves some count
+
+
+def in_stock_of(product) -> int:
+    return FacetCount.objects.get(
+        category_id=product.category_id, brand_id=product.brand_id, value_id=0
+    ).in_stock
+
+
+def test_stock_running_out_and_coming_back_keeps_the_in_stock_counts_exact(catalogue):
+    made, _ = catalogue
+    iphone, book = made["iphone"], made["book"]
+    sell_out(iphone.variants.get())
+    assert in_stock_of(iphone) == 0 and table() == counted_afresh()
+    services.stock.set_stock_on_hand(variant_id=iphone.variants.get().pk, on_hand=3)
+    assert in_stock_of(iphone) == 1 and table() == counted_afresh()
+    order = _order_all_of(book.variants.get())  # its last units, held for the order
+    assert in_stock_of(book) == 0 and table() == counted_afresh()
+    services.expire_order(order_id=order.pk, now=timezone.now() + timedelta(days=1))
+    assert in_stock_of(book) == 1 and table() == counted_afresh()
 
 
 def test_rebuilding_gives_the_same_table(catalogue):
@@ -295,3 +363,16 @@ def test_a_listing_counts_its_products_from_the_table(catalogue, client):
     assert "140 products" in client.get("/products/?brand=samsung").content.decode()
     # With an option filter the table does not describe the list: counted live.
     assert "1 product" in client.get("/products/?brand=samsung&v=storage:128gb").content.decode()
+
+
+def test_a_list_of_what_is_in_stock_reads_the_table(catalogue, client):
+    _made, values = catalogue
+    # A marker only the table has: 7 in-stock products in each cell with Black.
+    cells = FacetCount.objects.filter(value_id=values["black"].pk).update(in_stock=7)
+    html = client.get("/products/?in_stock=true").content.decode()
+    assert f'Black <span class="text-slate-500">({7 * cells})</span>' in html
+    html = client.get("/products/?in_stock=true&v=colour:blue").content.decode()
+    assert f'Black <span class="text-slate-500">({7 * cells})</span>' in html
+    # A price range is counted live.
+    html = client.get("/products/?in_stock=true&max_price=50000").content.decode()
+    assert f"({7 * cells})" not in html
