@@ -193,7 +193,7 @@ def _count(pairs=None) -> list[FacetCount]:
     return rows
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def recount_facets(pairs: Iterable[tuple[int, int]]) -> None:
     """Count again the facet cells of these (category id, brand id) pairs.
 

@@ -37,14 +37,14 @@ GUEST = {
 MOST = 15
 
 
-def pay(client, lines: int) -> tuple[list[str], Order, datetime]:
-    """Fill a new visitor's cart with *lines* items and pay.
+def pay(client, lines: int, stock: int = 5) -> tuple[list[str], Order, datetime]:
+    """Fill a new visitor's cart with *lines* items (2 units each, of *stock*) and pay.
 
     Return the Pay's queries, the order and when the Pay started.
     """
     client.cookies.clear()
     for _ in range(lines):
-        variant = make_product(prices=("1500",), stock=5, image=False).variants.get()
+        variant = make_product(prices=("1500",), stock=stock, image=False).variants.get()
         response = client.post(reverse("shop:cart-add"), {"variant": variant.pk, "quantity": 2})
         assert response.status_code == 302
     started = timezone.now()
@@ -54,6 +54,23 @@ def pay(client, lines: int) -> tuple[list[str], Order, datetime]:
     order = Order.objects.latest("created", "id")
     assert response["Location"] == reverse("shop:order-payment", args=[order.number])
     return [query["sql"] for query in queries.captured_queries], order, started
+
+
+#: What selling a variant's last units adds: the lists to mark stale, and
+#: its cells' in-stock facet counts again (where the products are, the lock,
+#: delete, two counts, insert).
+RECOUNT = 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pay_that_takes_the_last_units_adds_only_the_in_stock_recount(client, sim, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    DeliveryZone.objects.create(name="Nairobi", counties=["Nairobi"], fee=200, free_over=10000)
+    plenty, _, _ = pay(client, 1)
+    one, _, _ = pay(client, 1, stock=2)
+    five, _, _ = pay(client, 5, stock=2)
+    shown = "\n".join(f"{n}. {sql[:150]}" for n, sql in enumerate(five, 1))
+    assert len(one) == len(five) <= len(plenty) + RECOUNT, shown
 
 
 @pytest.mark.django_db(transaction=True)
