@@ -93,17 +93,18 @@ class ProductQuerySet(models.QuerySet):
         """
         return self.annotate(
             in_stock=Coalesce(
-                Subquery(_available_variants().annotate(yes=Value(True)).values("yes")[:1]),
+                Subquery(available_variants().annotate(yes=Value(True)).values("yes")[:1]),
                 Value(False),
             )
         )
 
     def in_stock_only(self):
         """Keep the products with an active variant that has units available."""
-        return self.filter(Exists(_available_variants()))
+        return self.filter(Exists(available_variants()))
 
 
-def _available_variants():
+def available_variants():
+    """The active variants of the product ``OuterRef("pk")`` with units available."""
     return ProductVariant.objects.filter(
         product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
     )

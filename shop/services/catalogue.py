@@ -6,13 +6,14 @@ from operator import or_
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, F, Prefetch, Q
 
 from storefront import locks
 
 from .. import fragments
 from ..fragments import catalogue_changed
 from ..models import Category, FacetCount, Product, ProductValue, ProductVariant
+from ..models.catalogue import available_variants
 from ..queries import category_tree
 
 #: Past this many products at once, a change marks the whole catalogue
@@ -167,13 +168,10 @@ def _count(pairs=None) -> list[FacetCount]:
     if pairs is not None:
         products = products.filter(_cells(pairs))
         links = links.filter(_cells(pairs, "productvariant__product__"))
-    in_stock = ProductVariant.objects.filter(
-        product=OuterRef("pk"), is_active=True, stock_on_hand__gt=F("stock_allocated")
-    )
     rows = [
         FacetCount(category_id=c, brand_id=b, value_id=0, products=n, in_stock=s)
         for c, b, n, s in products.values_list("category_id", "brand_id")
-        .annotate(n=Count("pk"), s=Count("pk", filter=Exists(in_stock)))
+        .annotate(n=Count("pk"), s=Count("pk", filter=Exists(available_variants())))
         .order_by()
     ]
     variant_in_stock = Q(productvariant__stock_on_hand__gt=F("productvariant__stock_allocated"))
