@@ -3,6 +3,8 @@
 import pytest
 from django.core.cache import cache, caches
 
+from storefront import thumbnails
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
@@ -15,6 +17,7 @@ def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     cache.clear()  # no test sees another's cached category tree or facets
+    thumbnails.forget()  # nor the thumbnails another's uploads had
     caches["ratelimit"].clear()  # nor another's login or lookup counts
 
 

@@ -54,9 +54,7 @@ releasing stock, shows within ``LOCAL_SECONDS``).
 
 import hashlib
 import math
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +73,8 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+
+from storefront.memo import ExpiringLRU
 
 from .models import WishlistItem
 
@@ -350,7 +350,7 @@ def _read_entry(key: str, scopes) -> "_Read":
     ):
         stored = None
     else:
-        _copies.put(key, stored)
+        _copies.put(key, stored, stored["until"])
     return _Read(version, changed_at, names, found, stored)
 
 
@@ -371,41 +371,13 @@ def _read_version_and(keys: list[str]) -> tuple[int, float, dict[str, object]]:
     return version, found.get(CHANGED_KEY, 0.0), {key: found.get(key) for key in keys}
 
 
-class _Copies:
-    """The entries this process read or stored lately, until they expire.
-
-    A page served from the cache then costs a read of the version and the
-    marks alone, instead of its whole HTML each time. Whether a copy is
-    current is checked against the cache on every use, like the cache's
-    own entry.
-    """
-
-    SIZE = 256
-
-    def __init__(self):
-        self._entries: OrderedDict[str, dict] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            stored = self._entries.get(key)
-            if stored is None:
-                return None
-            if stored["until"] <= time.time():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return stored
-
-    def put(self, key: str, stored: dict) -> None:
-        with self._lock:
-            self._entries[key] = stored
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.SIZE:
-                self._entries.popitem(last=False)
-
-
-_copies = _Copies()
+# The entries this process read or stored lately, until they expire.
+#
+# A page served from the cache then costs a read of the version and the
+# marks alone, instead of its whole HTML each time. Whether a copy is
+# current is checked against the cache on every use, like the cache's
+# own entry.
+_copies = ExpiringLRU(256)
 
 
 def versioned(key: str, compute: Callable[[], object], seconds: int, scopes=()):
@@ -486,7 +458,7 @@ def _keep_page(stored_as: tuple[str, dict], html: str) -> None:
     if seconds > 0:
         stored = {**stored, "page": html}
         cache.set(key, stored, seconds)
-        _copies.put(key, stored)
+        _copies.put(key, stored, stored["until"])
 
 
 def fragment(
@@ -549,7 +521,7 @@ def fragment(
                 "until": time.time() + seconds,
             }
             cache.set(key, stored, seconds)
-            _copies.put(key, stored)
+            _copies.put(key, stored, stored["until"])
             entry.stored_as = (key, stored)
     return entry
 

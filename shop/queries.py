@@ -1,7 +1,7 @@
 """Composed reads of the catalogue: the category tree, search and facets."""
 
-import copy
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -362,32 +362,61 @@ def _facets(per_brand: dict, per_value: dict, brands_ticked: list, groups: dict)
     The rows come from ``facet_rows`` (cached per catalogue version): no query.
     """
     brand_rows, value_rows = facet_rows()
-    brands = []
-    for brand in brand_rows:  # by name
-        count = per_brand.get(brand.pk, 0)
-        if count or brand.slug in brands_ticked:
-            brand = copy.copy(brand)
-            brand.product_count = count
-            brands.append(brand)
-    values = []
-    for value in value_rows:  # in the order the sidebar shows them
-        count = per_value.get(value.pk, 0)
-        if count or value.slug in groups.get(value.attribute.slug, ()):
-            value = copy.copy(value)
-            value.product_count = count
-            values.append(value)
+    brands = [
+        FacetBrand(brand.pk, brand.slug, brand.name, per_brand.get(brand.pk, 0))
+        for brand in brand_rows  # by name
+        if per_brand.get(brand.pk) or brand.slug in brands_ticked
+    ]
+    values = [
+        FacetValue(value.pk, value.slug, value.value, value.attribute, per_value.get(value.pk, 0))
+        for value in value_rows  # in the order the sidebar shows them
+        if per_value.get(value.pk) or value.slug in groups.get(value.attribute.slug, ())
+    ]
     return Facets(brands=brands, values=values)
 
 
-def facet_rows() -> tuple[list[Brand], list[AttributeValue]]:
+# The sidebar's rows, as plain data: they are cached with every listing's
+# facets, and pickling model instances cost milliseconds per listing.
+
+
+class FacetBrand(NamedTuple):
+    pk: int
+    slug: str
+    name: str
+    product_count: int = 0
+
+
+class FacetAttribute(NamedTuple):
+    pk: int
+    slug: str
+    name: str
+
+
+class FacetValue(NamedTuple):
+    pk: int
+    slug: str
+    value: str
+    attribute: FacetAttribute
+    product_count: int = 0
+
+
+def facet_rows() -> tuple[list[FacetBrand], list[FacetValue]]:
     """Return every brand (by name) and attribute value (in sidebar order), cached per version."""
 
     def read():
         values = list(AttributeValue.objects.select_related("attribute"))
         values.sort(key=lambda v: (v.attribute.sort_order, v.attribute.name, v.sort_order, v.value))
-        return list(Brand.objects.order_by("name")), values
+        attributes = {}
+        for v in values:
+            a = v.attribute
+            attributes.setdefault(a.pk, FacetAttribute(a.pk, a.slug, a.name))
+        brands = Brand.objects.order_by("name").values_list("pk", "slug", "name")
+        return (
+            [FacetBrand(*brand) for brand in brands],
+            [FacetValue(v.pk, v.slug, v.value, attributes[v.attribute_id]) for v in values],
+        )
 
-    return fragments.versioned("shop:facet-rows:v1", read, FACET_ROWS_SECONDS)
+    return fragments.versioned("shop:facet-rows:v2", read, FACET_ROWS_SECONDS)
 
 
 def variant_pictures(

@@ -271,6 +271,8 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 # Said here, though they are sorl's defaults, because shared thumbnails rest on them.
 THUMBNAIL_STORAGE = "default"
 THUMBNAIL_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
+# sorl's, with the thumbnails found kept a few minutes per process (no round trip).
+THUMBNAIL_BACKEND = "storefront.thumbnails.ThumbnailBackend"
 MEDIA_STORAGES = ("local", "s3")
 MEDIA_STORAGE = (env("MEDIA_STORAGE", "local") or "").strip().lower()
 if MEDIA_STORAGE not in MEDIA_STORAGES:
