@@ -77,7 +77,15 @@ class ProductFilter(django_filters.FilterSet):
         method="filter_sort", choices=SORT_CHOICES, label=_("Sort by"), empty_label=None
     )
 
+    def __init__(self, *args, searched: bool = False, **kwargs):
+        #: The queryset is already the search's matches (the search page's):
+        #: ``q`` is not searched again.
+        self.searched = searched
+        super().__init__(*args, **kwargs)
+
     def filter_search(self, queryset, name, value):
+        if self.searched:
+            return queryset
         return search_products(queryset, value, exact=bool(self.cleaned.get("exact")))
 
     def filter_exact(self, queryset, name, value):

@@ -288,9 +288,9 @@ def facets_for(scope: QuerySet, cleaned: dict | None = None, cells: Q | None = N
             productvariant__in=pool.filter(product__in=products.values("pk")).values("pk")
         )
         if except_attribute is None:
-            links = links.exclude(attributevalue__attribute__slug__in=list(groups))
+            links = links.exclude(attributevalue_id__in=_values_of(groups))
         else:
-            links = links.filter(attributevalue__attribute__slug=except_attribute)
+            links = links.filter(attributevalue_id__in=_values_of([except_attribute]))
         return dict(
             links.values_list("attributevalue_id")
             .annotate(n=Count("productvariant__product_id", distinct=True))

@@ -161,6 +161,7 @@ class Scope:
     #: When it lists a whole category, brand or the catalogue: its facet
     #: count cells (``queries.facets_for``).
     cells: Q | None = None
+    #: The search page: *products* are already the search's matches.
     is_search: bool = False
     correction: Correction | None = None
 
@@ -221,7 +222,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
     filters, so that other sorts and pages reuse them: counting over every
     variant would dominate the page's cost.
     """
-    product_filter = ProductFilter(request.GET, queryset=scope.products)
+    product_filter = ProductFilter(request.GET, queryset=scope.products, searched=scope.is_search)
     products = product_filter.sorted_qs()
     shaping = [(name, value) for name, value in listing_query(request.GET) if name in FACET_FILTERS]
     facet_key = f"{scope.facet_key}?{urlencode(shaping)}"
@@ -289,11 +290,14 @@ def search(request: HttpRequest) -> HttpResponse:
             title = _("Results for “%(query)s”") % {"query": searched}
         else:
             title = _("Results for “%(query)s”") % {"query": query[:100]} if query else _("Search")
+        # Searched once: the listing's filters narrow the matches, the
+        # facets count over all of them.
+        matches = search_products(card_queryset(), query, exact=correction.exact)
         return Scope(
-            card_queryset(),
+            matches,
             title,
             facet_key=f"search:{'exact:' if correction.exact else ''}{searched}",
-            facet_products=search_products(card_queryset(), query, exact=correction.exact),
+            facet_products=matches,
             is_search=True,
             correction=correction if query else None,
         )
