@@ -271,6 +271,26 @@ def test_search_reads_the_stored_words_which_follow_every_change_on_postgresql(c
     assert all('"search_vector" @@' in sql for sql in searched)
 
 
+def test_a_search_page_searches_once_and_its_filters_narrow_the_matches(client, catalogue):
+    make_product(name="Galaxy case for A15", slug="case", prices=("500",))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/search/?q=galaxy&max_price=1000")
+    assert names(response) == ["Galaxy case for A15"]
+    if connection.vendor == "postgresql":
+        # One probe for whole-word matches (else near spellings are searched).
+        probes = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].startswith('SELECT 1 AS "a"') and "@@" in q["sql"]
+        ]
+        assert len(probes) == 1, probes
+    # Matched once in each query, not once by the page and again by its filter.
+    searched = [q["sql"] for q in queries.captured_queries if "search_" in q["sql"]]
+    assert searched and all(
+        sql.count('search_vector" @@') + sql.count('search_text" LIKE') <= 1 for sql in searched
+    ), searched
+
+
 def test_results_fragment_for_htmx_and_whole_page_on_history_restore(client, catalogue):
     fragment = client.get(
         "/products/?brand=apple", headers={"HX-Request": "true", "HX-Target": "listing"}
