@@ -19,12 +19,12 @@ from .cart import (
     update_cart_line,
 )
 from .catalogue import (
+    listing_scopes,
     products_changed,
     rebuild_facet_counts,
     recount_facets,
     recount_facets_of,
     refresh_product_summaries,
-    stock_scope,
 )
 from .fulfilment import (
     cancel_order,
@@ -108,7 +108,7 @@ __all__ = [
     "place_order",
     "place_order_to_pay",
     "products_changed",
-    "stock_scope",
+    "listing_scopes",
     "rebuild_facet_counts",
     "recount_facets",
     "recount_facets_of",

@@ -14,7 +14,7 @@ from .. import fragments
 from ..fragments import catalogue_changed
 from ..models import Category, FacetCount, Product, ProductValue, ProductVariant
 from ..models.catalogue import available_variants
-from ..queries import category_tree
+from ..queries import attribute_value_ids, category_tree, option_groups
 
 #: Past this many products at once, a change marks the whole catalogue
 #: instead (a bulk edit): fewer cache writes, and most pages change anyway.
@@ -27,35 +27,109 @@ def list_scopes(product_ids: Iterable[int]) -> set[str]:
     One query. The scopes are those the listing views name (``shop.views.catalogue``).
     """
     tree = category_tree()
-    scopes = {"all"}
+    scopes = set()
     rows = Product.objects.filter(pk__in=list(product_ids)).values_list(
         "category_id", "brand__slug"
     )
     for category_id, brand_slug in rows:
-        scopes.add(f"brand:{brand_slug}")
-        node = tree.by_id.get(category_id)
-        if node is not None:
-            scopes.update(f"category:{n.id}" for n in tree.ancestors(node))
+        scopes.update(_scopes_of(tree, category_id, brand_slug))
     return scopes
 
 
-def stock_scope(scope: str) -> str:
-    """Return the name of *scope*'s lists that show only what is in stock."""
+def _scopes_of(tree, category_id: int, brand_slug: str) -> set[str]:
+    scopes = {"all", f"brand:{brand_slug}"}
+    node = tree.by_id.get(category_id)
+    if node is not None:
+        scopes.update(f"category:{n.id}" for n in tree.ancestors(node))
+    return scopes
+
+
+def stock_scope(scope: str, *, brand: str | None = None, value: int | None = None) -> str:
+    """Return the name of *scope*'s lists that show only what is in stock.
+
+    With *brand* or *value*: those of them that a variant of that brand, or
+    with that option value, running out or coming back can change
+    (``listing_scopes``).
+    """
+    if brand is not None:
+        return f"{scope}+in-stock+brand:{brand}"
+    if value is not None:
+        return f"{scope}+in-stock+value:{value}"
     return f"{scope}+in-stock"
 
 
+def listing_scopes(scope: str, query: list[tuple[str, str]]) -> tuple[str, ...]:
+    """Return the list scopes a listing of *scope* under *query* (cleaned pairs) is stale with.
+
+    Every list is stale with its scope. One filtered to what is in stock is
+    also stale when a variant of the scope runs out or comes back
+    (``stock_changed``), if that can change it: its products, their count or
+    a facet count. Which variants can:
+
+    - With two attributes' options ticked or more: only variants with one of
+      the ticked values. Every count and product shown is over variants that
+      match all ticked attributes, or all but one of them (an attribute's own
+      counts), so a variant with none of the values is in none of them.
+    - With one attribute's options ticked and brands ticked: a variant with
+      one of the values (the products, the brand and other attributes'
+      counts) or of one of the brands (the attribute's own counts, over the
+      ticked brands' products).
+    - Otherwise any variant of the scope.
+    """
+    if ("in_stock", "true") not in query:
+        return (scope,)
+    ticked = option_groups([v for name, v in query if name == "v"])
+    brands = sorted({b for name, b in query if name == "brand"})
+    if len(ticked) < 2 and not (ticked and brands):
+        return (scope, stock_scope(scope))
+    known = attribute_value_ids()  # cached with the catalogue version: no query
+    values = sorted(
+        {
+            known[attribute][slug]
+            for attribute, slugs in ticked.items()
+            for slug in slugs
+            if slug in known.get(attribute, {})
+        }
+    )
+    marks = [stock_scope(scope, value=pk) for pk in values]
+    if len(ticked) == 1:
+        marks += [stock_scope(scope, brand=brand) for brand in brands]
+    return (scope, *marks)
+
+
+def stock_marks(variant_ids: Iterable[int]) -> set[str]:
+    """Return the list scopes stale when these variants run out or come back (one query).
+
+    For each list scope of each variant's product: its in-stock lists as a
+    whole, and those of the product's brand and of each of the variant's
+    option values (``listing_scopes``).
+    """
+    tree = category_tree()
+    marks = set()
+    rows = ProductVariant.objects.filter(pk__in=list(variant_ids)).values_list(
+        "product__category_id", "product__brand__slug", "values"
+    )
+    for category_id, brand_slug, value_id in rows:
+        for scope in _scopes_of(tree, category_id, brand_slug):
+            marks.add(stock_scope(scope))
+            marks.add(stock_scope(scope, brand=brand_slug))
+            if value_id is not None:
+                marks.add(stock_scope(scope, value=value_id))
+    return marks
+
+
 def products_changed(
-    product_ids: Iterable[int], *, listings: bool = False, stock_listings: bool = False
+    product_ids: Iterable[int], *, listings: bool = False, crossed: Iterable[int] = ()
 ) -> None:
     """Make the cached pages that show these products stale.
 
     With *listings* (the change can move a product into, out of or within a
     list, or change its facet counts: a price, a variant or its options, a
-    rating), also every list the products are in. With *stock_listings*
-    (stock ran out or came back), the lists of theirs filtered to what is in
-    stock (``stock_scope``): no other list's products, order, count or
-    facets depend on stock. Other pages stay cached. Call it inside the
-    changing transaction (see ``shop.fragments``).
+    rating), also every list the products are in. With *crossed*, variants
+    that ran out or came back: the lists filtered to what is in stock that
+    this can change (``stock_marks``); no other list's products, order,
+    count or facets depend on stock. Other pages stay cached. Call it inside
+    the changing transaction (see ``shop.fragments``).
     """
     ids = set(product_ids)
     if not ids:
@@ -63,9 +137,12 @@ def products_changed(
     if len(ids) > MAX_MARKED_PRODUCTS:
         catalogue_changed()
         return
-    scopes = list_scopes(ids) if listings or stock_listings else set()
-    if stock_listings and not listings:
-        scopes = {stock_scope(scope) for scope in scopes}
+    if listings:
+        scopes = list_scopes(ids)
+    elif crossed:
+        scopes = stock_marks(crossed)
+    else:
+        scopes = set()
     fragments.products_changed(ids, scopes)
 
 
@@ -82,20 +159,22 @@ def stock_changed(changes: Iterable[tuple[ProductVariant, int, int]]) -> None:
     are then counted again here. Most stock changes mark nothing.
     """
     shown: set[int] = set()
-    crossed: set[int] = set()
+    crossed: dict[int, int] = {}  # variant: product
     for variant, before, after in changes:
         if variant.runs_low_at(min(before, after)):
             shown.add(variant.product_id)
         if (before > 0) != (after > 0):
-            crossed.add(variant.product_id)
+            crossed[variant.pk] = variant.product_id
     if crossed:
         recount_facets(
-            Product.objects.filter(pk__in=crossed).values_list("category_id", "brand_id")
+            Product.objects.filter(pk__in=set(crossed.values())).values_list(
+                "category_id", "brand_id"
+            )
         )
     if settings.HIDE_SOLD_OUT_PRODUCTS:  # every list leaves sold-out products out
         products_changed(shown, listings=bool(crossed))
     else:
-        products_changed(shown, stock_listings=bool(crossed))
+        products_changed(shown, crossed=crossed)
 
 
 @transaction.atomic

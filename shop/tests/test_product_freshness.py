@@ -18,7 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from shop import fragments, services
-from shop.models import Review
+from shop.models import Attribute, AttributeValue, Review
 from shop.services.stock import set_stock_on_hand
 
 from .factories import BrandFactory, CategoryFactory, make_product
@@ -262,3 +262,101 @@ def test_marks_are_stamps_that_differ_per_change(shop):
     time.sleep(0.001)
     services.products_changed([galaxy.pk])
     assert cache.get(fragments.PRODUCT_MARK.format(galaxy.pk)) != first
+
+
+# In-stock lists with options ticked: stale only when a variant that can change them crosses zero
+
+
+@pytest.fixture
+def options_shop():
+    """Phones of two brands, each variant a storage and a colour; some sold out."""
+    colour = Attribute.objects.create(name="Colour", slug="colour")
+    storage = Attribute.objects.create(name="Storage", slug="storage")
+    values = {
+        slug: AttributeValue.objects.create(attribute=attribute, value=slug, slug=slug)
+        for attribute, slugs in [(colour, ["blue", "black", "red"]), (storage, ["128", "256"])]
+        for slug in slugs
+    }
+    phones = CategoryFactory(name="Phones", slug="phones")
+    samsung = BrandFactory(name="Samsung", slug="samsung")
+    apple = BrandFactory(name="Apple", slug="apple")
+    return [
+        make_product(
+            name="Galaxy A15",
+            brand=samsung,
+            category=phones,
+            prices=("18999", "20999", "22999"),
+            values=[
+                [values["blue"], values["128"]],
+                [values["black"], values["256"]],
+                [values["red"], values["128"]],
+            ],
+            stock=5,
+        ),
+        make_product(
+            name="iPhone 15",
+            brand=apple,
+            category=phones,
+            prices=("99999", "119999"),
+            values=[[values["black"], values["128"]], [values["blue"], values["256"]]],
+            stock=5,
+        ),
+        make_product(
+            name="Galaxy S24",
+            brand=samsung,
+            category=phones,
+            prices=("89999",),
+            values=[[values["red"], values["256"]]],
+            stock=5,
+        ),
+    ]
+
+
+IN_STOCK_LISTS = [
+    "/products/?in_stock=true",
+    "/products/?in_stock=true&v=colour:blue",
+    "/products/?in_stock=true&v=colour:blue&brand=samsung",
+    "/products/?in_stock=true&v=colour:blue&v=colour:red&brand=apple",
+    "/products/?in_stock=true&v=colour:blue&v=storage:128",
+    "/products/?in_stock=true&v=colour:red&v=storage:256&max_price=50000",
+    "/c/phones/?in_stock=true&v=colour:black&v=storage:256",
+    "/brands/samsung/?in_stock=true&v=colour:black&v=storage:128",
+    "/search/?q=galaxy&in_stock=true&v=colour:blue&v=storage:128",
+]
+
+
+def _without_token(html: str) -> str:
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+    return re.sub(r'"X-CSRFToken": "[^"]+"', "", html)
+
+
+def test_no_in_stock_list_is_stale_after_any_variant_runs_out_or_comes_back(options_shop, settled):
+    """Every variant in turn sells out, then comes back: each list, cached or not, is as fresh."""
+    variants = [v for product in options_shop for v in product.variants.order_by("pk")]
+    kept = 0
+    for variant in variants:
+        for on_hand in (0, 5):
+            warm(IN_STOCK_LISTS)
+            set_stock_on_hand(variant_id=variant.pk, on_hand=on_hand)
+            served = {}
+            for url in IN_STOCK_LISTS:
+                kept += cached(url)
+                served[url] = _without_token(page(url))
+            cache.clear()
+            for url in IN_STOCK_LISTS:
+                assert served[url] == _without_token(page(url)), (variant, on_hand, url)
+    # Both kinds were checked: lists served from the cache and lists rendered again.
+    assert 0 < kept < len(variants) * 2 * len(IN_STOCK_LISTS)
+
+
+def test_a_sell_out_leaves_in_stock_lists_of_other_options_cached(options_shop, settled):
+    galaxy = options_shop[0]
+    red_128 = galaxy.variants.get(values__slug="red")
+    both = "/products/?in_stock=true&v=colour:blue&v=storage:256"  # none of its values
+    one_with_brand = "/products/?in_stock=true&v=colour:blue&brand=apple"  # neither
+    one_of_its = "/products/?in_stock=true&v=colour:red&v=storage:256"  # red
+    everything = "/products/?in_stock=true"
+    warm([both, one_with_brand, one_of_its, everything])
+    set_stock_on_hand(variant_id=red_128.pk, on_hand=0)
+    assert cached(both) and cached(one_with_brand)
+    assert not cached(one_of_its) and not cached(everything)

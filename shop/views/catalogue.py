@@ -184,14 +184,13 @@ def _listing(
     served whole from the cache needs neither.
     """
     query = listing_query(request.GET)
-    in_stock = ("in_stock", "true") in query
     listing = fragments.fragment(
         request,
         "listing",
         lambda: _listing_fragment(request, find(), scope()),
         query=query,
         store=listing_page(request.GET) <= MAX_STORED_PAGE,
-        scopes=lambda: _scopes(scope(), in_stock=in_stock),
+        scopes=lambda: services.listing_scopes(scope(), query),
     )
     # The filter form swaps #results and picks its facets from the listing.
     if wants_fragment(request, "listing") or wants_fragment(request, "results"):
@@ -202,15 +201,6 @@ def _listing(
         "shop/product_list.html",
         lambda: {**context(), **listing.data, "listing": listing["listing"]},
     )
-
-
-def _scopes(scope: str, *, in_stock: bool) -> tuple[str, ...]:
-    """Return the list scopes a listing of *scope* is stale with.
-
-    Filtered to what is in stock, it is also stale when a product of the
-    scope runs out or comes back (``services.stock_changed``).
-    """
-    return (scope, services.stock_scope(scope)) if in_stock else (scope,)
 
 
 def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fragment:
@@ -234,7 +224,7 @@ def _listing_fragment(request: HttpRequest, scope: Scope, scope_name: str) -> Fr
             cells=scope.cells,
         ),
         FACETS_SECONDS,
-        scopes=_scopes(scope_name, in_stock=bool(product_filter.cleaned.get("in_stock"))),
+        scopes=services.listing_scopes(scope_name, shaping),
     )
     paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
     if scope.facet_products is not None or not product_filter.cleaned.get("q"):
